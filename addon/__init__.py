@@ -1,0 +1,79 @@
+"""Closeout: the Clockify add-on that closes each period. create_app() assembles it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, the environment and `overrides` (same keys as the environment)."""
+    from .config import build_config
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(build_config(app.instance_path, overrides))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _configure_logging(app)
+
+    from .extensions import db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+
+    from . import errors, models  # noqa: F401  (models register their tables on db.metadata)
+    from .blueprints import components, lifecycle, meta, settings, webhooks
+
+    for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, components.bp, settings.bp):
+        app.register_blueprint(blueprint)
+    errors.register(app)
+    app.after_request(_security_headers)
+    app.jinja_env.globals["addon_key"] = app.config["ADDON_KEY"]
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    from flask import current_app
+
+    # Tokens travel in iframe URLs: never leak them through Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.mimetype == "text/html":
+        ancestors = current_app.config["FRAME_ANCESTORS"]
+        response.headers["Content-Security-Policy"] = (
+            f"frame-ancestors {ancestors}; default-src 'self'; script-src 'self'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+            "base-uri 'none'; form-action 'self'; object-src 'none'"
+        )
+        response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return response
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Werkzeug's access log prints full URLs, and the first iframe load carries auth_token in its query.
+    logging.getLogger("werkzeug").addFilter(_RedactQueryTokens())
+
+
+class _RedactQueryTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        import re
+
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                re.sub(r"(auth_token=)[^&\s\"]+", r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True

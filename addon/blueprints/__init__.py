@@ -1,0 +1,1 @@
+"""HTTP edges: each module holds one blueprint named bp."""

@@ -1,0 +1,76 @@
+"""Lifecycle hooks Clockify POSTs: INSTALLED, STATUS_CHANGED, SETTINGS_UPDATED, DELETED."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from ..extensions import db
+from ..manifest import lifecycle_paths, webhook_paths
+from ..security import AuthError, public_key, verify_lifecycle, verify_token
+from ..services import installations
+from ..services.installations import PayloadError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("lifecycle", __name__)
+PATHS = lifecycle_paths()
+
+
+def _ok(**extra: object) -> Response:
+    return jsonify({"status": "ok", **extra})
+
+
+@bp.post(PATHS["INSTALLED"])
+def installed() -> Response:
+    """Store the installation (tokens encrypted), replacing an earlier one of the same workspace."""
+    _, body, _ = verify_lifecycle()
+    payload = installations.parse_installed(body)
+    try:
+        token_claims = verify_token(payload.auth_token, key=public_key(), addon_key=current_app.config["ADDON_KEY"])
+    except AuthError as exc:
+        raise PayloadError("authToken is not a valid installation token") from exc
+    if token_claims.get("workspaceId") not in (None, payload.workspace_id):
+        raise PayloadError("authToken was issued for another workspace")
+    installations.record_lifecycle(payload.workspace_id, "INSTALLED", body)
+    installation = installations.install(payload, token_claims=token_claims, manifest_webhooks=webhook_paths())
+    db.session.commit()
+    log.info("installed on workspace %s", installation.workspace_id)
+    return _ok(workspaceId=installation.workspace_id)
+
+
+@bp.post(PATHS["STATUS_CHANGED"])
+def status_changed() -> Response | tuple[Response, int]:
+    """Pause or resume all work for the workspace."""
+    _, body, installation = verify_lifecycle()
+    if installation is None:
+        return jsonify({"error": "Not found", "message": "workspace is not installed"}), 404
+    installations.record_lifecycle(installation.workspace_id, "STATUS_CHANGED", body)
+    installations.set_status(installation, str(body.get("status", "")))
+    db.session.commit()
+    log.info("workspace %s status %s", installation.workspace_id, body.get("status"))
+    return _ok(active=installation.is_active)
+
+
+@bp.post(PATHS["SETTINGS_UPDATED"])
+def settings_updated() -> Response | tuple[Response, int]:
+    """Accept Clockify's settings notice; Closeout's own settings live on its settings page."""
+    _, body, installation = verify_lifecycle()
+    if installation is None:
+        return jsonify({"error": "Not found", "message": "workspace is not installed"}), 404
+    installations.record_lifecycle(installation.workspace_id, "SETTINGS_UPDATED", body)
+    installations.store_clockify_settings(installation, body.get("settings"))
+    db.session.commit()
+    return _ok()
+
+
+@bp.post(PATHS["DELETED"])
+def deleted() -> Response:
+    """Forget the workspace: every row holding its data, in every table."""
+    _, body, _ = verify_lifecycle()
+    workspace_id = body["workspaceId"]
+    removed = installations.uninstall(workspace_id)
+    db.session.commit()
+    log.info("uninstalled from workspace %s (%d rows removed)", workspace_id, removed)
+    return _ok(removed=removed)

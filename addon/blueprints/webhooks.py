@@ -1,0 +1,48 @@
+"""Webhook intake: verify, store in the inbox under a dedupe key, answer at once, process later."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, Response, jsonify
+
+from ..extensions import db
+from ..manifest import API_WEBHOOK_EVENTS, api_webhook_path, webhook_paths
+from ..security import verify_webhook
+from ..services import inbox
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__)
+
+
+def _intake(event_type: str) -> Callable[[], tuple[Response, int]]:
+    def view() -> tuple[Response, int]:
+        _, body, installation = verify_webhook(event_type)
+        if not installation.is_active:
+            log.info("dropped %s for paused workspace %s", event_type, installation.workspace_id)
+            return jsonify({"status": "dropped"}), 202
+        inbox_id = inbox.accept(installation.workspace_id, event_type, body)
+        db.session.commit()
+        if inbox_id is None:
+            return jsonify({"status": "duplicate"}), 200
+        _enqueue(inbox_id)
+        return jsonify({"status": "accepted"}), 202
+
+    view.__name__ = event_type.lower()
+    view.__doc__ = f"Accept a {event_type} delivery."
+    return view
+
+
+def _enqueue(inbox_id: int) -> None:
+    """Hand the stored event to the background worker; the inbox row is the source of truth."""
+    from ..jobs import enqueue_inbox_event
+
+    enqueue_inbox_event(inbox_id)
+
+
+for _event, _path in webhook_paths().items():
+    bp.add_url_rule(_path, view_func=_intake(_event), methods=["POST"])
+for _event in API_WEBHOOK_EVENTS:
+    bp.add_url_rule(api_webhook_path(_event), view_func=_intake(_event), methods=["POST"])

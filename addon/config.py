@@ -1,0 +1,93 @@
+"""Configuration: embedded defaults, the environment, and what production must set."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# The names in DESIGN.md "Configuration"; each is read from the environment and may be overridden
+# by the same key passed to create_app().
+ENV_KEYS = (
+    "ADDON_BASE_URL",
+    "ADDON_KEY",
+    "CLOCKIFY_PUBLIC_KEY",
+    "DATABASE_URL",
+    "QUEUE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "FRAME_ANCESTORS",
+    "RECONCILE_MINUTES",
+    "CLOCKIFY_RATE_LIMIT",
+)
+
+DEFAULT_FRAME_ANCESTORS = "https://*.clockify.me https://clockify.me"
+PACKAGED_PUBLIC_KEY = Path(__file__).with_name("clockify_public_key.pem")
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when a setting production needs is missing or unusable."""
+
+
+def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge defaults, environment and overrides into the app's config mapping."""
+    overrides = dict(overrides or {})
+    env = {key: os.environ[key] for key in ENV_KEYS if os.environ.get(key)}
+    merged: dict[str, Any] = {**env, **overrides}
+
+    testing = bool(merged.get("TESTING"))
+    debug = _truthy(os.environ.get("FLASK_DEBUG")) or bool(merged.get("DEBUG"))
+    production = not testing and not debug
+
+    instance = Path(instance_path)
+    config: dict[str, Any] = {
+        "ADDON_BASE_URL": "http://localhost:5000",
+        "ADDON_KEY": "closeout",
+        "CLOCKIFY_PUBLIC_KEY": str(PACKAGED_PUBLIC_KEY),
+        "DATABASE_URL": f"sqlite:///{instance / 'closeout.sqlite3'}",
+        "QUEUE_URL": f"sqlite:///{instance / 'queue.sqlite3'}",
+        "REDIS_URL": None,
+        "FRAME_ANCESTORS": DEFAULT_FRAME_ANCESTORS,
+        "RECONCILE_MINUTES": 15,
+        "CLOCKIFY_RATE_LIMIT": 50,
+        "TOKEN_LEEWAY_SECONDS": 60,
+    }
+    config.update(merged)
+
+    if not config.get("SECRET_KEY"):
+        if production:
+            raise ConfigError("SECRET_KEY must be set in production: it signs sessions and encrypts stored tokens.")
+        config["SECRET_KEY"] = _development_secret(instance)
+
+    config["ADDON_BASE_URL"] = str(config["ADDON_BASE_URL"]).rstrip("/")
+    config["RECONCILE_MINUTES"] = int(config["RECONCILE_MINUTES"])
+    config["CLOCKIFY_RATE_LIMIT"] = float(config["CLOCKIFY_RATE_LIMIT"])
+    config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(str(config["DATABASE_URL"]))
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    config["IS_PRODUCTION"] = production
+    return config
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _sqlalchemy_url(url: str) -> str:
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants the driver named.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _development_secret(instance: Path) -> str:
+    """Generate the development secret once and keep it, so stored tokens stay readable."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

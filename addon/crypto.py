@@ -1,0 +1,40 @@
+"""Encryption at rest for the tokens Clockify hands us (Fernet keyed from SECRET_KEY)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
+
+
+class DecryptionError(RuntimeError):
+    """A stored secret could not be decrypted (SECRET_KEY changed or the value was tampered with)."""
+
+
+def _fernet(secret_key: str) -> Fernet:
+    digest = hashlib.sha256(b"closeout-token-encryption:" + secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def encrypt(value: str, secret_key: str | None = None) -> str:
+    return _fernet(secret_key or current_app.config["SECRET_KEY"]).encrypt(value.encode()).decode()
+
+
+def decrypt(value: str, secret_key: str | None = None) -> str:
+    try:
+        return _fernet(secret_key or current_app.config["SECRET_KEY"]).decrypt(value.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionError("stored secret cannot be decrypted with the current SECRET_KEY") from exc
+
+
+def same_secret(a: str, b: str) -> bool:
+    """Constant-time comparison of two secrets."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def fingerprint(value: str) -> str:
+    """A short, non-reversible label for a secret, safe to log or index."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]

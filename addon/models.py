@@ -1,0 +1,160 @@
+"""Closeout's tables: installations and their tokens, lifecycle log, webhook inbox, settings, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Installation(db.Model):  # type: ignore[name-defined]
+    """One Closeout installation on one Clockify workspace (a reinstall updates the same row)."""
+
+    __tablename__ = "installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    addon_id: Mapped[str] = mapped_column(sa.String(64))
+    api_url: Mapped[str] = mapped_column(sa.String(500))
+    reports_url: Mapped[str | None] = mapped_column(sa.String(500))
+    token_ciphertext: Mapped[str] = mapped_column(sa.Text)
+    as_user: Mapped[str | None] = mapped_column(sa.String(64))
+    addon_user_id: Mapped[str | None] = mapped_column(sa.String(64))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    clockify_settings: Mapped[Any | None] = mapped_column(sa.JSON)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settings_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:  # never the token
+        return f"<Installation {self.workspace_id} active={self.is_active}>"
+
+
+class WebhookSubscription(db.Model):  # type: ignore[name-defined]
+    """A webhook Clockify delivers to us and the fixed token it signs every delivery with."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "event_type", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    event_type: Mapped[str] = mapped_column(sa.String(64))
+    # "manifest": declared in manifest.json, token from INSTALLED; "api": registered by us through
+    # the Webhooks API (ASSIGNMENT_* events, which schema 1.4 cannot declare).
+    source: Mapped[str] = mapped_column(sa.String(16), default="manifest")
+    path: Mapped[str] = mapped_column(sa.String(500))
+    clockify_webhook_id: Mapped[str | None] = mapped_column(sa.String(64))
+    token_ciphertext: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<WebhookSubscription {self.workspace_id} {self.event_type} {self.source}>"
+
+
+class LifecycleEvent(db.Model):  # type: ignore[name-defined]
+    """Every lifecycle call as received, stored before any other work (encrypted: it holds tokens)."""
+
+    __tablename__ = "lifecycle_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    event_type: Mapped[str] = mapped_column(sa.String(32))
+    payload_ciphertext: Mapped[str] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboxEvent(db.Model):  # type: ignore[name-defined]
+    """A verified webhook delivery waiting for, or done with, background processing."""
+
+    __tablename__ = "inbox_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    event_type: Mapped[str] = mapped_column(sa.String(64))
+    # sha256 of workspace, event type and canonical body: Clockify sends no event id.
+    dedupe_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    entity_id: Mapped[str | None] = mapped_column(sa.String(64))
+    payload: Mapped[Any] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkspaceSetting(db.Model):  # type: ignore[name-defined]
+    """One setting of one workspace; a row per key so concurrent saves of different keys never clash."""
+
+    __tablename__ = "workspace_settings"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    key: Mapped[str] = mapped_column(sa.String(64))
+    value: Mapped[Any] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class SettingChange(db.Model):  # type: ignore[name-defined]
+    """History of settings: who changed which key, when, from what to what."""
+
+    __tablename__ = "setting_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    key: Mapped[str] = mapped_column(sa.String(64))
+    old_value: Mapped[Any | None] = mapped_column(sa.JSON)
+    new_value: Mapped[Any | None] = mapped_column(sa.JSON)
+    changed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    changed_by_name: Mapped[str | None] = mapped_column(sa.String(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(db.Model):  # type: ignore[name-defined]
+    """Who did what to which Clockify object through Closeout (approvals, billing, schedules)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    actor_user_id: Mapped[str | None] = mapped_column(sa.String(64))
+    actor_name: Mapped[str | None] = mapped_column(sa.String(200))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    subject_type: Mapped[str] = mapped_column(sa.String(64))
+    subject_id: Mapped[str | None] = mapped_column(sa.String(64))
+    detail: Mapped[Any | None] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def workspace_tables() -> list[sa.Table]:
+    """Every table that holds workspace data (has a workspace_id column): what DELETED must empty."""
+    return [t for t in db.metadata.sorted_tables if "workspace_id" in t.c]

@@ -1,0 +1,310 @@
+"""Verification of every token Clockify sends, the typed route policy, and workspace roles."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from flask import current_app, g, request
+
+from .crypto import DecryptionError, decrypt, same_secret
+from .extensions import db
+from .models import Installation, WebhookSubscription
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LIFECYCLE_HEADER = "X-Addon-Lifecycle-Token"
+WEBHOOK_HEADER = "Clockify-Signature"
+WEBHOOK_EVENT_HEADER = "Clockify-Webhook-Event-Type"
+# Header the component pages' glue script puts on every htmx call (the iframe URL carries it only once).
+USER_TOKEN_HEADER = "X-Addon-Token"  # noqa: S105 (a header name)
+USER_TOKEN_QUERY = "auth_token"  # noqa: S105 (a parameter name)
+
+
+class TokenKind(enum.StrEnum):
+    LIFECYCLE = "lifecycle"
+    WEBHOOK = "webhook"
+    USER = "user"
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    TEAM_MANAGER = "team_manager"
+    PROJECT_MANAGER = "project_manager"
+    MEMBER = "member"
+
+
+_ROLE_CLAIMS = {
+    "OWNER": Role.OWNER,
+    "ADMIN": Role.ADMIN,
+    "WORKSPACE_ADMIN": Role.ADMIN,
+    "TEAM_MANAGER": Role.TEAM_MANAGER,
+    "PROJECT_MANAGER": Role.PROJECT_MANAGER,
+}
+
+
+class AuthError(Exception):
+    """A request that must not be trusted: status is 401 (who are you) or 403 (not allowed)."""
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class BadRequestError(Exception):
+    """A verified request whose body or headers cannot be used (400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TokenContext:
+    """What a verified token says, bound to the request that carried it."""
+
+    kind: TokenKind
+    claims: dict[str, Any] = field(repr=False)
+    token: str = field(repr=False)
+    workspace_id: str | None
+    addon_id: str | None
+
+    @property
+    def user_id(self) -> str | None:
+        user = self.claims.get("user")
+        if isinstance(user, dict):  # tolerate an object claim as well as the documented id string
+            return cast("str | None", user.get("id"))
+        return cast("str | None", user)
+
+    @property
+    def role(self) -> Role:
+        return role_from_claim(self.claims.get("workspaceRole"))
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+    @property
+    def backend_url(self) -> str | None:
+        return self.claims.get("backendUrl")
+
+    @property
+    def reports_url(self) -> str | None:
+        return self.claims.get("reportsUrl")
+
+    @property
+    def theme(self) -> str:
+        return "dark" if str(self.claims.get("theme", "")).upper() == "DARK" else "light"
+
+    @property
+    def language(self) -> str:
+        return str(self.claims.get("language") or "EN")
+
+
+def role_from_claim(value: Any) -> Role:
+    """Map Clockify's workspaceRole claim onto Closeout's roles; anything unknown is a member."""
+    return _ROLE_CLAIMS.get(str(value or "").upper(), Role.MEMBER)
+
+
+def public_key() -> Any:
+    """The verification key from CLOCKIFY_PUBLIC_KEY (PEM text or a path), parsed once per app."""
+    cached = current_app.extensions.get("closeout_public_key")
+    if cached is None:
+        cached = load_public_key(str(current_app.config["CLOCKIFY_PUBLIC_KEY"]))
+        current_app.extensions["closeout_public_key"] = cached
+    return cached
+
+
+def load_public_key(value: str) -> Any:
+    text = value.strip()
+    if not text.startswith("-----BEGIN"):
+        text = Path(text).read_text()
+    return load_pem_public_key(text.encode())
+
+
+def verify_token(token: str, *, key: Any, addon_key: str, leeway: int = 60) -> dict[str, Any]:
+    """Check signature (RS256 only), issuer, type, subject and expiry; return the claims."""
+    if not token:
+        raise AuthError("missing token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise AuthError("malformed token") from exc
+    # Pinning the algorithm refuses alg=none and HS256-signed-with-the-public-key forgeries.
+    if header.get("alg") != "RS256":
+        raise AuthError("token algorithm not accepted")
+    try:
+        claims = jwt.decode(
+            token,
+            key=key,
+            algorithms=["RS256"],
+            issuer="clockify",
+            leeway=min(leeway, 60),
+            options={"require": ["iss", "sub"], "verify_aud": False},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("token expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise AuthError("token not valid") from exc
+    if claims.get("type") != "addon":
+        raise AuthError("token type not accepted")
+    if claims.get("sub") != addon_key:
+        raise AuthError("token issued for another add-on")
+    return claims
+
+
+def _verify(token: str | None, kind: TokenKind) -> TokenContext:
+    config = current_app.config
+    claims = verify_token(
+        token or "",
+        key=public_key(),
+        addon_key=config["ADDON_KEY"],
+        leeway=int(config["TOKEN_LEEWAY_SECONDS"]),
+    )
+    return TokenContext(
+        kind=kind,
+        claims=claims,
+        token=token or "",
+        workspace_id=_str_or_none(claims.get("workspaceId")),
+        addon_id=_str_or_none(claims.get("addonId")),
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, or a 400."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequestError("body must be a JSON object")
+    return body
+
+
+def _bind_to_body(ctx: TokenContext, body: dict[str, Any]) -> str:
+    workspace_id = body.get("workspaceId")
+    if not isinstance(workspace_id, str) or not workspace_id:
+        raise BadRequestError("workspaceId is required")
+    if ctx.workspace_id and ctx.workspace_id != workspace_id:
+        raise AuthError("token was issued for another workspace")
+    body_addon = body.get("addonId")
+    if ctx.addon_id and isinstance(body_addon, str) and body_addon and body_addon != ctx.addon_id:
+        raise AuthError("token was issued for another installation")
+    return workspace_id
+
+
+def _stored_installation(workspace_id: str | None) -> Installation | None:
+    if not workspace_id:
+        return None
+    return db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
+
+
+def _check_installation_claims(ctx: TokenContext, installation: Installation | None) -> None:
+    if installation is not None and ctx.addon_id and ctx.addon_id != installation.addon_id:
+        raise AuthError("token belongs to another installation")
+
+
+def verify_lifecycle() -> tuple[TokenContext, dict[str, Any], Installation | None]:
+    """Lifecycle calls: only X-Addon-Lifecycle-Token; claims bound to the body and stored installation."""
+    ctx = _verify(request.headers.get(LIFECYCLE_HEADER), TokenKind.LIFECYCLE)
+    body = json_body()
+    workspace_id = _bind_to_body(ctx, body)
+    installation = _stored_installation(workspace_id)
+    body_addon = body.get("addonId")
+    # INSTALLED may legitimately carry a new addonId (a reinstall); the other events must match.
+    if (
+        installation is not None
+        and request.endpoint != "lifecycle.installed"
+        and isinstance(body_addon, str)
+        and body_addon
+        and body_addon != installation.addon_id
+    ):
+        raise AuthError("addonId does not match the installation")
+    return ctx, body, installation
+
+
+def verify_webhook(event_type: str) -> tuple[TokenContext, dict[str, Any], Installation]:
+    """Webhook deliveries: a clockify-signature token that equals the one stored for this webhook."""
+    token = request.headers.get(WEBHOOK_HEADER)
+    ctx = _verify(token, TokenKind.WEBHOOK)
+    sent_type = request.headers.get(WEBHOOK_EVENT_HEADER, "")
+    if sent_type != event_type:
+        raise BadRequestError(f"event type {sent_type or '(none)'} does not belong on this route")
+    body = json_body()
+    body_ws = body.get("workspaceId")
+    if not ctx.workspace_id:
+        raise AuthError("token names no workspace")
+    if isinstance(body_ws, str) and body_ws and body_ws != ctx.workspace_id:
+        raise AuthError("token was issued for another workspace")
+    installation = _stored_installation(ctx.workspace_id)
+    if installation is None:
+        raise AuthError("workspace is not installed")
+    _check_installation_claims(ctx, installation)
+    subscriptions = db.session.scalars(
+        db.select(WebhookSubscription).filter_by(workspace_id=ctx.workspace_id, event_type=event_type)
+    ).all()
+    if not any(_token_matches(sub, token or "") for sub in subscriptions):
+        raise AuthError("token does not match the webhook's stored token")
+    return ctx, body, installation
+
+
+def _token_matches(subscription: WebhookSubscription, token: str) -> bool:
+    try:
+        return same_secret(decrypt(subscription.token_ciphertext), token)
+    except DecryptionError:
+        log.error("webhook token for workspace %s cannot be decrypted", subscription.workspace_id)
+        return False
+
+
+def user_token_from_request() -> str | None:
+    header = request.headers.get(USER_TOKEN_HEADER)
+    if header:
+        return header
+    # The query parameter is how Clockify opens an iframe; later calls must use the header.
+    if request.method == "GET" and not request.headers.get("HX-Request"):
+        return request.args.get(USER_TOKEN_QUERY)
+    return None
+
+
+def verify_user() -> tuple[TokenContext, Installation]:
+    """Component and UI calls: a user token for an installed workspace."""
+    ctx = _verify(user_token_from_request(), TokenKind.USER)
+    installation = _stored_installation(ctx.workspace_id)
+    if installation is None:
+        raise AuthError("Closeout is not installed on this workspace", status=403)
+    _check_installation_claims(ctx, installation)
+    return ctx, installation
+
+
+def requires_user(admin: bool = False) -> Callable[[F], F]:
+    """Decorate a UI view: verify the user token, stash the context in g, optionally require an admin."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            ctx, installation = verify_user()
+            g.auth = ctx
+            g.installation = installation
+            if not installation.is_active:
+                from .errors import paused_response
+
+                return paused_response()
+            if admin and not ctx.is_admin:
+                raise AuthError("Only workspace owners and admins can open this page.", status=403)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorator

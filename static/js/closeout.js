@@ -1,0 +1,86 @@
+// Closeout's glue: carry the user token on every htmx call, refresh it before it expires, toasts.
+(function () {
+  "use strict";
+  var body = document.body;
+  var token = body.getAttribute("data-token") || "";
+  var waiting = [];          // requests held while a fresh token is on its way
+  var refreshTimer = null;
+
+  function claims(jwt) {
+    try {
+      var part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part));
+    } catch (e) { return {}; }
+  }
+
+  function post(action, payload) {
+    // Clockify reads add-on messages as JSON strings of {action, payload} (platform.md §3.4, §4).
+    if (window.top && window.top !== window) {
+      window.top.postMessage(JSON.stringify({ action: action, payload: payload || {} }), "*");
+    }
+  }
+
+  function requestRefresh() { post("refreshAddonToken"); }
+
+  function schedule() {
+    clearTimeout(refreshTimer);
+    var exp = claims(token).exp;
+    if (!exp) { return; }
+    var ms = exp * 1000 - Date.now() - 120000;  // two minutes before expiry
+    refreshTimer = setTimeout(requestRefresh, Math.max(ms, 0));
+  }
+
+  function setToken(fresh) {
+    if (!fresh || fresh === token) { return; }
+    token = fresh;
+    body.setAttribute("data-token", fresh);
+    schedule();
+    var held = waiting; waiting = [];
+    held.forEach(function (retry) { retry(); });
+  }
+
+  // The host answers refreshAddonToken with {title: "refreshAddonToken", body: "<jwt>"}; the format is
+  // not documented by Clockify (platform.md §3.4), so accept an object or its JSON string.
+  window.addEventListener("message", function (event) {
+    var data = event.data;
+    if (typeof data === "string") { try { data = JSON.parse(data); } catch (e) { return; } }
+    if (!data) { return; }
+    var title = data.title || data.action;
+    var fresh = data.body || (data.payload && data.payload.token);
+    if (title === "refreshAddonToken" && typeof fresh === "string") { setToken(fresh); }
+  });
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-Addon-Token"] = token;
+  });
+
+  // A call refused for an expired token is replayed once a fresh one arrives: the form, selection and
+  // half-typed note stay on the page because nothing was swapped.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status === 401 && /expired/i.test(xhr.responseText || "")) {
+      event.detail.shouldSwap = false;
+      event.detail.isError = false;
+      var elt = event.detail.requestConfig.elt;
+      var verb = event.detail.requestConfig.verb;
+      var path = event.detail.requestConfig.path;
+      var values = event.detail.requestConfig.parameters;
+      waiting.push(function () {
+        htmx.ajax(verb.toUpperCase(), path, { source: elt, values: values, target: event.detail.target });
+      });
+      requestRefresh();
+    }
+  });
+
+  document.addEventListener("closeout:toast", function (event) {
+    post("toastrPop", { type: event.detail.type || "info", message: event.detail.message || "" });
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (button) { button.parentElement.remove(); }
+  });
+
+  window.Closeout = { token: function () { return token; }, setToken: setToken, refresh: requestRefresh };
+  schedule();
+})();
