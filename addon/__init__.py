@@ -34,7 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from . import errors, models  # noqa: F401  (models register their tables on db.metadata)
     from .blueprints import components, lifecycle, meta, settings, webhooks
 
-    for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, components.bp, settings.bp):
+    for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, settings.bp, *components.blueprints()):
         app.register_blueprint(blueprint)
     errors.register(app)
     app.after_request(_security_headers)

@@ -1,0 +1,65 @@
+"""The sandbox's signing key and the tokens it mints, shaped like Clockify's (platform.md §3)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+class Signer:
+    """Holds the development RSA key pair; mints and decodes RS256 tokens."""
+
+    def __init__(self, private_key: rsa.RSAPrivateKey, addon_key: str = "closeout") -> None:
+        self._private_key = private_key
+        self.addon_key = addon_key
+        self.public_pem = (
+            private_key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+
+    @classmethod
+    def from_pem(cls, pem: str, addon_key: str = "closeout") -> Signer:
+        text = pem if pem.strip().startswith("-----BEGIN") else Path(pem).read_text()
+        key = serialization.load_pem_private_key(text.encode(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the sandbox signs with an RSA key")
+        return cls(key, addon_key)
+
+    @classmethod
+    def load_or_create(cls, directory: Path, addon_key: str = "closeout") -> Signer:
+        """The development key pair in `directory`, generated at first run."""
+        directory.mkdir(parents=True, exist_ok=True)
+        private_path = directory / "sandbox-private.pem"
+        if private_path.exists():
+            signer = cls.from_pem(private_path.read_text(), addon_key)
+        else:
+            signer = cls(rsa.generate_private_key(public_exponent=65537, key_size=2048), addon_key)
+            private_path.write_bytes(
+                signer._private_key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+            private_path.chmod(0o600)
+        (directory / "sandbox-public.pem").write_text(signer.public_pem)
+        return signer
+
+    def mint(self, claims: dict[str, Any], ttl_seconds: int | None = None) -> str:
+        now = int(time.time())
+        body = {"iss": "clockify", "sub": self.addon_key, "type": "addon", "iat": now, **claims}
+        if ttl_seconds is not None:
+            body["exp"] = now + ttl_seconds
+        return jwt.encode(body, self._private_key, algorithm="RS256")
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """Claims of a token this sandbox minted; raises jwt.InvalidTokenError otherwise."""
+        return jwt.decode(
+            token, self.public_pem, algorithms=["RS256"], issuer="clockify", options={"verify_aud": False}
+        )
