@@ -56,4 +56,11 @@ def create_sandbox(overrides: dict[str, Any] | None = None) -> Flask:
     else:
         signer = Signer.load_or_create(Path(config["SANDBOX_INSTANCE"]), config["ADDON_KEY"])
     app.extensions["sandbox"] = Sandbox(config=config, world=World(), signer=signer)
+
+    from . import api, control, reports, shell
+
+    app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(reports.bp, url_prefix="/reports")
+    app.register_blueprint(control.bp, url_prefix="/__sandbox")
+    app.register_blueprint(shell.bp)
     return app

@@ -19,6 +19,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from addon import create_app
 from addon.extensions import db
 
+pytest_plugins = ["tests.sandbox_fixtures"]
+
 ADDON_KEY = "closeout"
 WORKSPACE_ID = "ws-alpha-0001"
 OTHER_WORKSPACE_ID = "ws-bravo-0002"

@@ -1,0 +1,7 @@
+"""Clockify's REST API (backendUrl): /api/v1/…."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)

@@ -1,0 +1,7 @@
+"""Clockify's reports API (reportsUrl): /reports/v1/…."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("reports", __name__)
