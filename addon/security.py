@@ -172,6 +172,7 @@ def _verify(token: str | None, kind: TokenKind) -> TokenContext:
         addon_key=config["ADDON_KEY"],
         leeway=int(config["TOKEN_LEEWAY_SECONDS"]),
     )
+    _check_kind(claims, kind)
     return TokenContext(
         kind=kind,
         claims=claims,
@@ -179,6 +180,19 @@ def _verify(token: str | None, kind: TokenKind) -> TokenContext:
         workspace_id=_str_or_none(claims.get("workspaceId")),
         addon_id=_str_or_none(claims.get("addonId")),
     )
+
+
+def _check_kind(claims: dict[str, Any], kind: TokenKind) -> None:
+    """Tell token kinds apart by their claims: every Clockify token shares iss, sub and type.
+
+    Only user tokens carry workspaceRole (platform.md §3.2); without this check a user token, which any
+    member can read from an iframe URL, would pass as a lifecycle token and could uninstall the add-on.
+    """
+    is_user_token = "workspaceRole" in claims
+    if kind is TokenKind.USER and not (is_user_token and claims.get("user") and claims.get("workspaceId")):
+        raise AuthError("a user token is required")
+    if kind is not TokenKind.USER and is_user_token:
+        raise AuthError(f"a user token is not accepted as a {kind.value} token")
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -98,11 +98,24 @@ def test_user_token_with_another_installations_addon_id_is_refused(client, insta
     assert _open(client, make_token("user", addonId="someone-elses-installation")).status_code == 401
 
 
-def test_lifecycle_token_is_not_a_user_token(client, install, make_token):
+@pytest.mark.parametrize("kind", ["lifecycle", "webhook", "installation"])
+def test_only_user_tokens_open_components(client, install, make_token, kind):
     install()
-    # A lifecycle token carries no user; it verifies, but the installation check needs a user context.
-    response = _open(client, make_token("lifecycle", workspaceRole="OWNER", addonId="nope"))
-    assert response.status_code in (401, 403)
+    assert _open(client, make_token(kind)).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/lifecycle/deleted", "/lifecycle/status-changed"])
+def test_user_token_in_the_lifecycle_header_cannot_uninstall_or_pause(app, client, install, make_token, path):
+    install()
+    body = {"addonId": ADDON_ID, "workspaceId": WORKSPACE_ID, "status": "INACTIVE"}
+    response = client.post(path, json=body, headers={"X-Addon-Lifecycle-Token": make_token("user")})
+    assert response.status_code == 401
+    with app.app_context():
+        from addon.extensions import db
+        from addon.models import Installation
+
+        installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=WORKSPACE_ID))
+        assert installation is not None and installation.is_active
 
 
 def test_user_token_on_lifecycle_route_is_refused(client, install, make_token):
