@@ -108,6 +108,10 @@ class InboxEvent(db.Model):  # type: ignore[name-defined]
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the current claim was taken: a claim older than the lease belongs to a worker that died.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a failed event is due again (backoff); the sweep re-enqueues it if its queued retry was lost.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WorkspaceSetting(db.Model):  # type: ignore[name-defined]
@@ -254,3 +258,24 @@ class DecisionItem(db.Model):  # type: ignore[name-defined]
     # "user" when the decider's token made the call, "installation" when it had to fall back.
     acted_as: Mapped[str | None] = mapped_column(sa.String(16))
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Webhook processing: the newest change applied per Clockify object (order tolerance) ---
+
+
+class EntityVersion(db.Model):  # type: ignore[name-defined]
+    """The newest change Closeout has applied to one Clockify object, so late or replayed events never regress it."""
+
+    __tablename__ = "entity_versions"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(sa.String(32))
+    entity_id: Mapped[str] = mapped_column(sa.String(64))
+    # Clockify's own change time (status.updatedAt, changedAt …) of the newest applied change.
+    version_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Breaks ties between changes stamped with the same time (e.g. a terminal state outranks PENDING).
+    rank: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str | None] = mapped_column(sa.String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
