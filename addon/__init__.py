@@ -37,6 +37,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, settings.bp, *components.blueprints()):
         app.register_blueprint(blueprint)
     errors.register(app)
+    from . import formatting
+
+    formatting.register(app)
     app.after_request(_security_headers)
     app.jinja_env.globals["addon_key"] = app.config["ADDON_KEY"]
     return app

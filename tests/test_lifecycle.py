@@ -60,9 +60,10 @@ def test_reinstall_updates_the_same_row_and_replaces_tokens(app, client, install
     first = _installation(app)
     with app.app_context():
         db.session.execute(
+            # INSTALLED wrote the defaults; an admin's value must survive the reinstall.
             sa.text(
-                "INSERT INTO workspace_settings (workspace_id, key, value, updated_at) "
-                "VALUES (:w, 'approvals.tolerance_percent', '7', :t)"
+                "UPDATE workspace_settings SET value = '7', updated_at = :t "
+                "WHERE workspace_id = :w AND key = 'approvals.tolerance_percent'"
             ),
             {"w": WORKSPACE_ID, "t": first.installed_at},
         )
@@ -74,7 +75,9 @@ def test_reinstall_updates_the_same_row_and_replaces_tokens(app, client, install
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Installation)) == 1
         assert decrypt(second.token_ciphertext) == second_tokens["body"]["authToken"]
-        kept = db.session.execute(sa.text("SELECT value FROM workspace_settings")).scalar_one()
+        kept = db.session.execute(
+            sa.text("SELECT value FROM workspace_settings WHERE key = 'approvals.tolerance_percent'")
+        ).scalar_one()
         assert (json.loads(kept) if isinstance(kept, str) else kept) == 7
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from ..extensions import db
 from ..manifest import lifecycle_paths, webhook_paths
 from ..security import AuthError, public_key, verify_lifecycle, verify_token
-from ..services import installations
+from ..services import installations, workspace_settings
 from ..services.installations import PayloadError
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ def installed() -> Response:
         raise PayloadError("authToken was issued for another workspace")
     installations.record_lifecycle(payload.workspace_id, "INSTALLED", body)
     installation = installations.install(payload, token_claims=token_claims, manifest_webhooks=webhook_paths())
+    # Defaults for keys the workspace lacks; a reinstall keeps the values it already has.
+    workspace_settings.ensure_defaults(installation.workspace_id)
     db.session.commit()
     log.info("installed on workspace %s", installation.workspace_id)
     return _ok(workspaceId=installation.workspace_id)
