@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from ..clockify import DEFAULT_RATE, ClockifyClient, Limiter, limiter_for
 from ..crypto import decrypt, encrypt
 from ..extensions import db
 from ..models import Installation, LifecycleEvent, WebhookSubscription, workspace_tables
+
+if TYPE_CHECKING:
+    from ..security import TokenContext
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +172,35 @@ def uninstall(workspace_id: str) -> int:
 def installation_token(installation: Installation) -> str:
     """The decrypted installation token, for the Clockify client only."""
     return decrypt(installation.token_ciphertext)
+
+
+def client_for(installation: Installation, config: Mapping[str, Any]) -> ClockifyClient:
+    """A Clockify client acting as the add-on (installation token), paced on the workspace's shared bucket."""
+    return ClockifyClient(
+        installation.api_url,
+        installation.reports_url,
+        installation_token(installation),
+        installation.workspace_id,
+        limiter=_limiter(config),
+    )
+
+
+def user_client(ctx: TokenContext, installation: Installation, config: Mapping[str, Any]) -> ClockifyClient:
+    """A Clockify client acting as the viewing user (their token, their permissions), hosts from the claims."""
+    if not ctx.token or ctx.workspace_id != installation.workspace_id:
+        raise ValueError("the user token does not belong to this installation")
+    return ClockifyClient(
+        (ctx.backend_url or installation.api_url).rstrip("/"),
+        (ctx.reports_url or installation.reports_url or "").rstrip("/") or None,
+        ctx.token,
+        installation.workspace_id,
+        limiter=_limiter(config),
+    )
+
+
+def _limiter(config: Mapping[str, Any]) -> Limiter:
+    # One limiter per process (and one Redis bucket per workspace across processes when REDIS_URL is set).
+    return limiter_for(float(config.get("CLOCKIFY_RATE_LIMIT") or DEFAULT_RATE), config.get("REDIS_URL") or None)
 
 
 def active_installations() -> list[Installation]:

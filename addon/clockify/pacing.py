@@ -1,0 +1,201 @@
+"""Pacing: a per-workspace rate limiter, in-process or shared through Redis, under Clockify's limit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+# Clockify allows 50 requests/second per add-on per workspace (clockify-api-v1.txt "Rate limiting").
+DEFAULT_RATE = 50.0
+# Pace a little under the limit with a tiny burst, so that any one-second window holds at most
+# burst + 0.95·rate < rate requests whatever window the server counts in (fixed, sliding or bucket).
+HEADROOM = 0.95
+DEFAULT_PREFIX = "closeout:ratelimit:"
+
+
+class Limiter(Protocol):
+    """Hands out request slots per key (a workspace); shared by every client of that workspace."""
+
+    def acquire(self, key: str) -> float:
+        """Block until the caller may send one request; returns the seconds waited."""
+        ...
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Hold every caller of `key` back for `seconds` (Clockify's Retry-After)."""
+        ...
+
+
+def pacing_for(limit: float) -> tuple[float, int]:
+    """(paced rate, burst) for a documented limit of `limit` requests per second."""
+    limit = max(float(limit), 0.001)
+    rate = limit * HEADROOM
+    burst = max(1, int(limit - rate))
+    return rate, burst
+
+
+class LocalLimiter:
+    """GCRA scheduler in this process: each acquire reserves the next free slot, then sleeps until it.
+
+    Reserving (instead of polling) keeps callers in arrival order and costs no spinning. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = float(rate)
+        self.burst = max(1, int(burst))
+        self._interval = 1.0 / self.rate
+        self._tau = (self.burst - 1) * self._interval
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tat: dict[str, float] = {}
+
+    def reserve(self, key: str) -> float:
+        """Take the next slot for `key`; returns how long to wait before using it."""
+        with self._lock:
+            now = self._clock()
+            tat = max(self._tat.get(key, now), now)
+            start = max(now, tat - self._tau)
+            self._tat[key] = tat + self._interval
+            return start - now
+
+    def acquire(self, key: str) -> float:
+        wait = self.reserve(key)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def pause(self, key: str, seconds: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._tat[key] = max(self._tat.get(key, now), now + max(0.0, seconds) + self._tau)
+
+    def __repr__(self) -> str:
+        return f"LocalLimiter(rate={self.rate}, burst={self.burst})"
+
+
+# The same GCRA as LocalLimiter, atomic in Redis and timed by Redis's clock so every process agrees.
+# Times are integer microseconds (exact in Lua's doubles); the key expires once it is in the past.
+_RESERVE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tau = tonumber(ARGV[2])
+local pause = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+if pause > 0 then
+  local held = now + pause + tau
+  if held > tat then
+    redis.call('SET', KEYS[1], string.format('%.0f', held), 'PX', math.ceil((held - now) / 1000) + 1000)
+  end
+  return 0
+end
+local start = tat - tau
+if start < now then start = now end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return string.format('%.0f', start - now)
+"""
+
+
+class RedisLimiter:
+    """GCRA shared by every process through one Redis key per workspace.
+
+    If Redis is unreachable the limiter falls back to an in-process one (and says so once), so a Redis
+    outage slows nothing down but may let several processes together exceed the limit until it returns.
+    """
+
+    def __init__(
+        self,
+        redis_client: Any,
+        rate: float,
+        burst: int = 1,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = float(rate)
+        self.burst = max(1, int(burst))
+        self.prefix = prefix
+        self._redis = redis_client
+        self._interval_us = round(1_000_000 / self.rate)
+        self._tau_us = (self.burst - 1) * self._interval_us
+        self._script = redis_client.register_script(_RESERVE_LUA)
+        self._sleep = sleep
+        self._fallback = LocalLimiter(rate, burst, sleep=sleep)
+        self._degraded = False
+
+    @classmethod
+    def from_url(cls, url: str, rate: float, burst: int = 1, **kwargs: Any) -> RedisLimiter:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        return cls(client, rate, burst, **kwargs)
+
+    def _run(self, key: str, pause_us: int) -> int | None:
+        import redis
+
+        try:
+            result = self._script(keys=[self.prefix + key], args=[self._interval_us, self._tau_us, pause_us])
+        except redis.RedisError as exc:
+            if not self._degraded:
+                log.warning(
+                    "Rate limiter falling back to in-process pacing: Redis unavailable (%s)", type(exc).__name__
+                )
+                self._degraded = True
+            return None
+        if self._degraded:
+            log.info("Rate limiter back on Redis")
+            self._degraded = False
+        return int(float(result))
+
+    def acquire(self, key: str) -> float:
+        wait_us = self._run(key, 0)
+        if wait_us is None:
+            return self._fallback.acquire(key)
+        wait = wait_us / 1_000_000
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def pause(self, key: str, seconds: float) -> None:
+        self._fallback.pause(key, seconds)
+        self._run(key, max(1, round(seconds * 1_000_000)))
+
+    def __repr__(self) -> str:
+        return f"RedisLimiter(rate={self.rate}, burst={self.burst}, prefix={self.prefix!r})"
+
+
+_registry: dict[tuple[float, str | None, str], Limiter] = {}
+_registry_lock = threading.Lock()
+
+
+def limiter_for(limit: float = DEFAULT_RATE, redis_url: str | None = None, *, prefix: str = DEFAULT_PREFIX) -> Limiter:
+    """The process-wide limiter for a documented limit: every client of a workspace shares its bucket."""
+    key = (float(limit), redis_url or None, prefix)
+    with _registry_lock:
+        limiter = _registry.get(key)
+        if limiter is None:
+            rate, burst = pacing_for(limit)
+            if redis_url:
+                limiter = RedisLimiter.from_url(redis_url, rate, burst, prefix=prefix)
+            else:
+                limiter = LocalLimiter(rate, burst)
+            _registry[key] = limiter
+        return limiter

@@ -1,0 +1,133 @@
+"""The limiter paces each workspace under Clockify's limit, shares its bucket, and honours pauses."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+import redis
+
+from addon.clockify import LocalLimiter, RedisLimiter, limiter_for, pacing_for
+
+
+class FakeTime:
+    """An injectable clock whose sleep advances it (time is ours to control in tests)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def send_times(limiter: LocalLimiter, fake: FakeTime, key: str, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        limiter.acquire(key)
+        times.append(fake.now)
+    return times
+
+
+def max_in_any_window(times: list[float], window: float = 1.0) -> int:
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def test_paced_rate_keeps_every_one_second_window_under_the_limit():
+    fake = FakeTime()
+    rate, burst = pacing_for(50)
+    limiter = LocalLimiter(rate, burst, clock=fake.clock, sleep=fake.sleep)
+    times = send_times(limiter, fake, "ws", 500)
+    assert max_in_any_window(times) <= 50
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    assert achieved >= 45
+
+
+def test_workspaces_have_separate_buckets():
+    fake = FakeTime()
+    limiter = LocalLimiter(10, 1, clock=fake.clock, sleep=fake.sleep)
+    assert limiter.reserve("a") == 0
+    assert limiter.reserve("b") == 0
+    assert limiter.reserve("a") == pytest.approx(0.1)
+
+
+def test_pause_holds_every_caller_of_the_workspace_back():
+    fake = FakeTime()
+    limiter = LocalLimiter(50, 1, clock=fake.clock, sleep=fake.sleep)
+    limiter.acquire("ws")
+    limiter.pause("ws", 2.0)
+    assert limiter.reserve("ws") == pytest.approx(2.0)
+    assert limiter.reserve("other") == 0
+
+
+def test_local_limiter_is_thread_safe():
+    limiter = LocalLimiter(1000, 1, clock=lambda: 0.0, sleep=lambda s: None)
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(100):
+            w = limiter.reserve("ws")
+            with lock:
+                waits.append(w)
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 800 distinct slots, 1 ms apart: no two callers were handed the same one.
+    assert sorted(round(w * 1000) for w in waits) == list(range(800))
+
+
+def test_the_registry_hands_every_client_the_same_limiter():
+    assert limiter_for(50, None) is limiter_for(50.0, None)
+    assert limiter_for(50, None) is not limiter_for(10, None)
+
+
+@pytest.fixture
+def redis_client():
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    yield client
+    client.close()
+
+
+def test_redis_limiter_spaces_slots_by_the_rate(redis_client):
+    prefix = f"test:{uuid.uuid4().hex}:"
+    slept: list[float] = []
+    limiter = RedisLimiter(redis_client, 10, 1, prefix=prefix, sleep=slept.append)
+    waits = [limiter.acquire("ws") for _ in range(5)]
+    assert waits[0] == 0
+    # Each reservation lands 100 ms after the previous one (minus the little real time that passed).
+    assert waits[-1] == pytest.approx(0.4, abs=0.05)
+    assert redis_client.exists(prefix + "ws")
+    redis_client.delete(prefix + "ws")
+
+
+def test_redis_pause_pushes_the_next_slot_out(redis_client):
+    prefix = f"test:{uuid.uuid4().hex}:"
+    limiter = RedisLimiter(redis_client, 50, 1, prefix=prefix, sleep=lambda s: None)
+    limiter.pause("ws", 3.0)
+    assert limiter.acquire("ws") == pytest.approx(3.0, abs=0.05)
+    redis_client.delete(prefix + "ws")
+
+
+def test_redis_outage_falls_back_to_pacing_in_process(caplog):
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    limiter = RedisLimiter(dead, 50, 1, prefix="test:", sleep=lambda s: None)
+    assert limiter.acquire("ws") == 0
+    assert "falling back" in caplog.text
