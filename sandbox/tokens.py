@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+# User tokens live 30 minutes (platform.md §3.1); tests pass a shorter TTL to exercise expiry.
+USER_TOKEN_TTL = 30 * 60
+# Lifecycle signatures only need to outlive the call they sign.
+LIFECYCLE_TOKEN_TTL = 5 * 60
+
+# The roles the control API and the shell speak of → the workspaceRole claim Clockify puts in user tokens.
+ROLE_CLAIMS = {
+    "OWNER": "OWNER",
+    "ADMIN": "WORKSPACE_ADMIN",
+    "TEAM_MANAGER": "TEAM_MANAGER",
+    "MEMBER": "USER",
+}
 
 
 class Signer:
@@ -63,3 +77,44 @@ class Signer:
         return jwt.decode(
             token, self.public_pem, algorithms=["RS256"], issuer="clockify", options={"verify_aud": False}
         )
+
+    # Each kind below carries the claims of platform.md §3.2; `urls` is the sandbox's backend/reports/… set.
+
+    def installation_token(self, workspace_id: str, addon_id: str, owner_id: str, urls: dict[str, str]) -> str:
+        """Never expires; acts as the workspace owner; refused by the API once the installation is gone."""
+        return self.mint({"workspaceId": workspace_id, "addonId": addon_id, "user": owner_id, **urls})
+
+    def user_token(
+        self,
+        workspace_id: str,
+        addon_id: str,
+        user_id: str,
+        role: str,
+        urls: dict[str, str],
+        *,
+        theme: str = "DEFAULT",
+        language: str = "EN",
+        ttl_seconds: int = USER_TOKEN_TTL,
+    ) -> str:
+        """What an iframe gets as auth_token: the viewing user, their role, theme and language."""
+        claims = {
+            "workspaceId": workspace_id,
+            "addonId": addon_id,
+            "user": user_id,
+            "workspaceRole": ROLE_CLAIMS.get(role.upper(), role.upper()),
+            "theme": "DARK" if theme.upper() == "DARK" else "DEFAULT",
+            "language": language,
+            "backendUrl": urls["backendUrl"],
+            "reportsUrl": urls["reportsUrl"],
+            # Two tokens minted in the same second must still differ, so a refresh is observable.
+            "jti": uuid.uuid4().hex,
+        }
+        return self.mint(claims, ttl_seconds)
+
+    def lifecycle_token(self, workspace_id: str, addon_id: str) -> str:
+        """The X-Addon-Lifecycle-Token signing one lifecycle call."""
+        return self.mint({"workspaceId": workspace_id, "addonId": addon_id}, LIFECYCLE_TOKEN_TTL)
+
+    def webhook_token(self, workspace_id: str, addon_id: str, webhook_id: str) -> str:
+        """Fixed per webhook and never expiring; sent as Clockify-Signature on every delivery of it."""
+        return self.mint({"workspaceId": workspace_id, "addonId": addon_id, "webhookId": webhook_id})

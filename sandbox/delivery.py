@@ -1,0 +1,385 @@
+"""What the sandbox sends Closeout: lifecycle calls (install, pause, resume, settings, uninstall) and webhooks."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from .world import AddonInstallation
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+log = logging.getLogger(__name__)
+
+HTTP_TIMEOUT = 10
+
+
+class PlatformError(RuntimeError):
+    """A lifecycle step that could not happen; `status` is what the control API answers."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def new_id() -> str:
+    """A 24-hex id, shaped like Clockify's (Mongo ObjectId) ids."""
+    return secrets.token_hex(12)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------------------------- lifecycle
+
+
+def fetch_manifest(addon_url: str) -> dict[str, Any]:
+    """Closeout's manifest, as Clockify reads it from `{baseUrl}/manifest`."""
+    try:
+        response = requests.get(addon_url.rstrip("/") + "/manifest", timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        manifest = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise PlatformError(f"cannot read the add-on manifest at {addon_url}/manifest: {exc}", 502) from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("baseUrl"), str):
+        raise PlatformError("the add-on manifest has no baseUrl", 502)
+    return manifest
+
+
+def owner_of(sandbox: Sandbox, workspace_id: str) -> str:
+    return sandbox.user_id_for_role(workspace_id, "OWNER")
+
+
+def install(sandbox: Sandbox, workspace_id: str) -> AddonInstallation:
+    """Install Closeout: a new addonId, installation and webhook tokens, then INSTALLED (platform.md §2)."""
+    world = sandbox.world
+    manifest = fetch_manifest(sandbox.addon_url)
+    base_url = manifest["baseUrl"].rstrip("/")
+    with world.lock:
+        if workspace_id in world.installations:
+            raise PlatformError("Closeout is already installed on this workspace; uninstall it first")
+        if world.workspaces and workspace_id not in world.workspaces:
+            raise PlatformError(f"no workspace {workspace_id}", 404)
+        owner_id = owner_of(sandbox, workspace_id)
+        addon_id = new_id()
+        webhooks = []
+        for hook in manifest.get("webhooks") or []:
+            webhook_id = new_id()
+            webhooks.append(
+                {
+                    "id": webhook_id,
+                    "event": hook["event"],
+                    "url": base_url + hook["path"],
+                    "token": sandbox.signer.webhook_token(workspace_id, addon_id, webhook_id),
+                    "source": "manifest",
+                }
+            )
+        installation = AddonInstallation(
+            workspace_id=workspace_id,
+            addon_id=addon_id,
+            addon_url=base_url,
+            installation_token=sandbox.signer.installation_token(workspace_id, addon_id, owner_id, sandbox.urls),
+            scopes=set(manifest.get("scopes") or []),
+            webhooks=webhooks,
+        )
+        # In place before INSTALLED goes out: Closeout may call the API (register webhooks) while handling it.
+        world.installations[workspace_id] = installation
+        sandbox.manifests[workspace_id] = manifest
+    body = {
+        "addonId": addon_id,
+        "authToken": installation.installation_token,
+        "workspaceId": workspace_id,
+        "asUser": owner_id,
+        "apiUrl": sandbox.backend_url,
+        "addonUserId": new_id(),
+        "webhooks": [{"path": h["url"], "webhookType": "ADDON", "authToken": h["token"]} for h in webhooks],
+    }
+    try:
+        _lifecycle_call(sandbox, installation, "INSTALLED", body)
+    except PlatformError:
+        with world.lock:
+            if world.installations.get(workspace_id) is installation:
+                del world.installations[workspace_id]
+            sandbox.manifests.pop(workspace_id, None)
+        raise
+    log.info("installed Closeout on %s as %s", workspace_id, addon_id)
+    return installation
+
+
+def set_active(sandbox: Sandbox, workspace_id: str, active: bool) -> AddonInstallation:
+    """Pause (INACTIVE) or resume (ACTIVE): STATUS_CHANGED."""
+    installation = _installed(sandbox, workspace_id)
+    status = "ACTIVE" if active else "INACTIVE"
+    previous = installation.is_active
+    installation.is_active = active
+    body = {"addonId": installation.addon_id, "workspaceId": workspace_id, "status": status}
+    try:
+        _lifecycle_call(sandbox, installation, "STATUS_CHANGED", body)
+    except PlatformError:
+        installation.is_active = previous
+        raise
+    return installation
+
+
+def update_settings(sandbox: Sandbox, workspace_id: str, settings: list[dict[str, Any]]) -> AddonInstallation:
+    """SETTINGS_UPDATED with the flat `[{id, name, value}]` list of platform.md §2."""
+    installation = _installed(sandbox, workspace_id)
+    body = {"workspaceId": workspace_id, "addonId": installation.addon_id, "settings": settings}
+    _lifecycle_call(sandbox, installation, "SETTINGS_UPDATED", body)
+    return installation
+
+
+def uninstall(sandbox: Sandbox, workspace_id: str) -> None:
+    """DELETED, then the installation and every token of it are gone."""
+    installation = _installed(sandbox, workspace_id)
+    body = {"addonId": installation.addon_id, "workspaceId": workspace_id, "asUser": owner_of(sandbox, workspace_id)}
+    try:
+        _lifecycle_call(sandbox, installation, "DELETED", body)
+    finally:
+        # Clockify forgets the installation whatever the add-on answers.
+        with sandbox.world.lock:
+            if sandbox.world.installations.get(workspace_id) is installation:
+                del sandbox.world.installations[workspace_id]
+            sandbox.manifests.pop(workspace_id, None)
+    log.info("uninstalled Closeout from %s", workspace_id)
+
+
+def _installed(sandbox: Sandbox, workspace_id: str) -> AddonInstallation:
+    installation = sandbox.world.installations.get(workspace_id)
+    if installation is None:
+        raise PlatformError("Closeout is not installed on this workspace", 404)
+    return installation
+
+
+def _lifecycle_call(sandbox: Sandbox, installation: AddonInstallation, event: str, body: dict[str, Any]) -> None:
+    manifest = sandbox.manifests.get(installation.workspace_id) or {}
+    paths = {item.get("type"): item.get("path") for item in manifest.get("lifecycle") or []}
+    path = paths.get(event)
+    if not path:
+        return  # only declared lifecycle events are sent (platform.md §2)
+    url = installation.addon_url + path
+    token = sandbox.signer.lifecycle_token(installation.workspace_id, installation.addon_id)
+    started = time.monotonic()
+    record: dict[str, Any] = {"event": event, "url": url, "time": now_iso(), "workspaceId": installation.workspace_id}
+    try:
+        response = requests.post(url, json=body, headers={"X-Addon-Lifecycle-Token": token}, timeout=HTTP_TIMEOUT)
+    except requests.RequestException as exc:
+        record.update(status=None, error=type(exc).__name__, duration_ms=_ms(started))
+        sandbox.lifecycle_log.append(record)
+        raise PlatformError(f"{event} could not reach the add-on: {type(exc).__name__}", 502) from exc
+    record.update(status=response.status_code, duration_ms=_ms(started))
+    sandbox.lifecycle_log.append(record)
+    if not response.ok:
+        raise PlatformError(f"the add-on answered {event} with {response.status_code}: {response.text[:300]}", 502)
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+# ---------------------------------------------------------------------------------------------- webhooks
+
+
+@dataclass
+class Delivery:
+    """One POST of one event to one webhook; kept for the control API (list, replay)."""
+
+    id: int
+    workspace_id: str
+    event: str
+    url: str
+    webhook_id: str
+    token: str
+    payload: dict[str, Any]
+    generation: int
+    outcome: str = "queued"  # queued | held | delivered | failed | dropped
+    status: int | None = None
+    error: str | None = None
+    time: str = field(default_factory=now_iso)
+    duration_ms: float | None = None
+    replay_of: int | None = None
+    sequence: int | None = None  # order in which deliveries actually went out
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workspaceId": self.workspace_id,
+            "event": self.event,
+            "url": self.url,
+            "webhookId": self.webhook_id,
+            "outcome": self.outcome,
+            "status": self.status,
+            "error": self.error,
+            "time": self.time,
+            "durationMs": self.duration_ms,
+            "replayOf": self.replay_of,
+            "sequence": self.sequence,
+            "payload": self.payload,
+        }
+
+
+class Deliverer:
+    """Subscribes to world.emit and POSTs each matching event from one background thread, in order.
+
+    Faults for tests: `duplicate` sends each of the next N deliveries twice, `drop` records and skips the
+    next N, `reorder` holds the next N and releases them newest first.
+    """
+
+    def __init__(self, installations: Callable[[], dict[str, AddonInstallation]]) -> None:
+        self._installations = installations
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._queue: queue.Queue[Delivery] = queue.Queue()
+        self._pending = 0
+        self._next_id = 1
+        self._sent = 0
+        self._generation = 0
+        self.records: list[Delivery] = []
+        self.duplicate = 0
+        self.drop = 0
+        self.reorder = 0
+        self._held: list[Delivery] = []
+        self._session = requests.Session()
+        self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
+        self._thread.start()
+
+    # world.emit listener: called under the world lock, so it only enqueues.
+    def on_event(self, workspace_id: str, event: str, payload: dict[str, Any]) -> None:
+        installation = self._installations().get(workspace_id)
+        if installation is None or not installation.is_active:
+            return
+        for hook in list(installation.webhooks):
+            if hook.get("event") == event:
+                self._submit(workspace_id, event, hook, payload)
+
+    def _submit(self, workspace_id: str, event: str, hook: dict[str, Any], payload: dict[str, Any]) -> None:
+        with self._lock:
+            delivery = self._new(workspace_id, event, hook["url"], hook.get("id", ""), hook["token"], payload)
+            if self.drop > 0:
+                self.drop -= 1
+                delivery.outcome = "dropped"
+                return
+            copies = 1
+            if self.duplicate > 0:
+                self.duplicate -= 1
+                copies = 2
+            for n in range(copies):
+                item = delivery if n == 0 else self._copy(delivery)
+                if self.reorder > 0:
+                    self.reorder -= 1
+                    item.outcome = "held"
+                    self._held.append(item)
+                    if self.reorder == 0:
+                        self._release_locked()
+                else:
+                    self._enqueue_locked(item)
+
+    def _new(
+        self, workspace_id: str, event: str, url: str, webhook_id: str, token: str, payload: dict[str, Any]
+    ) -> Delivery:
+        delivery = Delivery(self._next_id, workspace_id, event, url, webhook_id, token, payload, self._generation)
+        self._next_id += 1
+        self.records.append(delivery)
+        return delivery
+
+    def _copy(self, original: Delivery) -> Delivery:
+        copy = self._new(
+            original.workspace_id, original.event, original.url, original.webhook_id, original.token, original.payload
+        )
+        copy.replay_of = original.id
+        return copy
+
+    def _enqueue_locked(self, delivery: Delivery) -> None:
+        delivery.outcome = "queued"
+        self._pending += 1
+        self._queue.put(delivery)
+
+    def _release_locked(self) -> int:
+        held, self._held = self._held, []
+        for delivery in reversed(held):
+            self._enqueue_locked(delivery)
+        return len(held)
+
+    def release(self) -> int:
+        """Send every held delivery now, newest first."""
+        with self._lock:
+            self.reorder = 0
+            return self._release_locked()
+
+    def replay(self, delivery_id: int, copies: int = 1) -> list[Delivery]:
+        """Send a recorded delivery again (same payload and signature), whatever the installation's state."""
+        with self._lock:
+            original = next((d for d in self.records if d.id == delivery_id), None)
+            if original is None:
+                raise KeyError(delivery_id)
+            replays = []
+            for _ in range(copies):
+                copy = self._copy(original)
+                copy.generation = self._generation
+                self._enqueue_locked(copy)
+                replays.append(copy)
+            return replays
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued delivery has been sent; False if `timeout` passed first."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def reset(self) -> None:
+        """Forget every record and fault; deliveries still queued from before are skipped."""
+        with self._lock:
+            self._generation += 1
+            self.records = []
+            self._held = []
+            self.duplicate = self.drop = self.reorder = 0
+
+    def list(self) -> list[Delivery]:
+        with self._lock:
+            return list(self.records)
+
+    def _run(self) -> None:
+        while True:
+            delivery = self._queue.get()
+            try:
+                if delivery.generation == self._generation:
+                    self._send(delivery)
+            except Exception:  # the worker must survive anything one delivery does
+                log.exception("webhook delivery %s failed", delivery.id)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    if not self._pending:
+                        self._idle.notify_all()
+
+    def _send(self, delivery: Delivery) -> None:
+        self._sent += 1
+        delivery.sequence = self._sent
+        started = time.monotonic()
+        headers = {"Clockify-Signature": delivery.token, "Clockify-Webhook-Event-Type": delivery.event}
+        try:
+            response = self._session.post(delivery.url, json=delivery.payload, headers=headers, timeout=HTTP_TIMEOUT)
+        except requests.RequestException as exc:
+            delivery.outcome, delivery.error = "failed", type(exc).__name__
+        else:
+            delivery.status = response.status_code
+            delivery.outcome = "delivered" if response.ok else "failed"
+        delivery.duration_ms = _ms(started)
+        delivery.time = now_iso()
