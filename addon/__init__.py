@@ -37,6 +37,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, settings.bp, *components.blueprints()):
         app.register_blueprint(blueprint)
     errors.register(app)
+    from . import jobs
+
+    jobs.init_app(app)
     from . import formatting
 
     formatting.register(app)

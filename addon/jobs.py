@@ -1,13 +1,367 @@
-"""Background work: huey tasks for inbox processing and periodic reconciliation."""
+"""Background work: the huey queue from QUEUE_URL, inbox processing, reconciliation and the recovery sweep."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.api import TaskWrapper
+from huey.consumer import Consumer
+
+from .extensions import db
 
 log = logging.getLogger(__name__)
 
+DEFAULT_QUEUE_NAME = "closeout"
+SWEEP_EVERY_MINUTES = 1
 
-def enqueue_inbox_event(inbox_id: int) -> None:
-    """Queue processing of one stored webhook delivery."""
-    # Processing lands with the inbox worker; until then events wait in the inbox as "pending".
-    log.debug("inbox event %s stored", inbox_id)
+
+class QueueConfigError(RuntimeError):
+    """QUEUE_URL names a queue Closeout cannot use."""
+
+
+def make_huey(queue_url: str, name: str = DEFAULT_QUEUE_NAME) -> Huey:
+    """A huey on SQLite (`sqlite:///path`, the embedded default) or Redis (`redis://…`, for several processes)."""
+    if queue_url.startswith(("redis://", "rediss://", "unix://")):
+        from redis import ConnectionPool
+
+        # Short connect timeout: webhook intake must answer even when Redis is down (the sweep catches up).
+        pool = ConnectionPool.from_url(queue_url, socket_connect_timeout=2, socket_timeout=10)
+        return RedisHuey(name, connection_pool=pool, results=False)
+    if queue_url.startswith("sqlite:///"):
+        filename = queue_url[len("sqlite:///") :]
+        if not filename:
+            raise QueueConfigError("QUEUE_URL sqlite:/// needs a file path")
+        return SqliteHuey(name, filename=filename, results=False)
+    raise QueueConfigError("QUEUE_URL must be sqlite:///<file> or redis://<host>[:port][/db]")
+
+
+@dataclass
+class Jobs:
+    """One app's queue and the tasks registered on it (the web process enqueues, the worker runs them)."""
+
+    app: Flask
+    huey: Huey
+    process_inbox_event: TaskWrapper
+    reconcile_installation: TaskWrapper
+    register_webhooks: TaskWrapper
+    call: TaskWrapper
+    reconcile_all: TaskWrapper
+    sweep: TaskWrapper
+
+
+def jobs_for(app: Flask) -> Jobs:
+    """The app's Jobs, built from its config on first use (never at import)."""
+    jobs = app.extensions.get("closeout_jobs")
+    if jobs is None:
+        jobs = _build(app)
+        app.extensions["closeout_jobs"] = jobs
+    return jobs
+
+
+def _build(app: Flask) -> Jobs:
+    huey = make_huey(str(app.config["QUEUE_URL"]), str(app.config.get("QUEUE_NAME") or DEFAULT_QUEUE_NAME))
+    reconcile_minutes = max(1, int(app.config["RECONCILE_MINUTES"]))
+
+    def every(minutes: int) -> Callable[[datetime], bool]:
+        # huey checks periodic tasks once a minute; any interval in minutes, not only divisors of 60.
+        return lambda dt: (dt.hour * 60 + dt.minute) % minutes == 0
+
+    @huey.task(name="process_inbox_event")
+    def process_inbox_event(inbox_id: int) -> str:
+        return _process_inbox_event(jobs, inbox_id)
+
+    @huey.task(name="reconcile_installation")
+    def reconcile_installation(workspace_id: str) -> dict[str, str]:
+        return _reconcile_installation(app, workspace_id)
+
+    @huey.task(name="register_webhooks", retries=3, retry_delay=60)
+    def register_webhooks(workspace_id: str) -> int:
+        return _register_webhooks(app, workspace_id)
+
+    @huey.task(name="call", retries=3, retry_delay=30)
+    def call(target: str, *args: Any) -> None:
+        _call(app, target, args)
+
+    @huey.periodic_task(every(reconcile_minutes), name="reconcile_all")
+    def reconcile_all() -> None:
+        _reconcile_all(jobs)
+
+    @huey.periodic_task(every(SWEEP_EVERY_MINUTES), name="sweep")
+    def sweep() -> None:
+        sweep_inbox(jobs)
+
+    jobs = Jobs(
+        app=app,
+        huey=huey,
+        process_inbox_event=process_inbox_event,
+        reconcile_installation=reconcile_installation,
+        register_webhooks=register_webhooks,
+        call=call,
+        reconcile_all=reconcile_all,
+        sweep=sweep,
+    )
+    return jobs
+
+
+# --- What the web process calls (after its commit) ---
+
+
+def _app() -> Flask:
+    return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+def enqueue_inbox_event(inbox_id: int) -> bool:
+    """Queue processing of one stored webhook delivery; False when the queue is unreachable.
+
+    The inbox row is the source of truth: an event whose message never reached the queue stays
+    pending and the sweep enqueues it again.
+    """
+    try:
+        jobs_for(_app()).process_inbox_event(inbox_id)
+    except Exception as exc:
+        log.warning("queue unavailable; inbox event %s stays pending for the sweep (%s)", inbox_id, type(exc).__name__)
+        return False
+    return True
+
+
+def enqueue_webhook_registration(workspace_id: str) -> bool:
+    """Queue registration of the ASSIGNMENT_* webhooks (after INSTALLED commits); reconciliation is the backstop."""
+    try:
+        jobs_for(_app()).register_webhooks(workspace_id)
+    except Exception as exc:
+        log.warning("queue unavailable; webhooks of %s wait for reconciliation (%s)", workspace_id, type(exc).__name__)
+        return False
+    return True
+
+
+def run_in_background(target: str, *args: Any) -> None:
+    """Queue `module:function(*args)` to run in the worker inside an app context, committed when it returns.
+
+    For capabilities with work too slow for a request (bulk decisions …): the function is a service
+    that takes plain, serialisable arguments and must be safe to run again (huey retries it).
+    """
+    _resolve(target)  # fail now, in the caller, on a typo
+    jobs_for(_app()).call(target, *args)
+
+
+# --- Task bodies (run in the worker) ---
+
+
+def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
+    from .models import Installation
+    from .services import inbox
+
+    app = jobs.app
+    with app.app_context():
+        try:
+            policy = inbox.RetryPolicy.from_config(app.config)
+            event = inbox.claim(inbox_id)
+            db.session.commit()
+            if event is None:
+                return "not claimed"
+            attempts, workspace_id, event_type = event.attempts, event.workspace_id, event.event_type
+            installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
+            if installation is None or not installation.is_active:
+                inbox.skip(inbox_id, attempts, "Closeout is paused or removed on this workspace")
+                db.session.commit()
+                return "skipped"
+            try:
+                inbox.dispatch(event, installation, _client_factory(app, installation))
+                if not inbox.complete(inbox_id, attempts):
+                    db.session.rollback()
+                    log.warning("inbox event %s was re-claimed after its lease; this run's writes are undone", inbox_id)
+                    return "claim lost"
+                db.session.commit()
+                return "done"
+            except Exception as exc:
+                db.session.rollback()
+                delay = inbox.fail(inbox_id, attempts, exc, policy)
+                db.session.commit()
+                log.warning(
+                    "%s for workspace %s failed (attempt %d): %s; %s",
+                    event_type,
+                    workspace_id,
+                    attempts,
+                    inbox.describe(exc),
+                    f"retry in {delay:.0f}s" if delay is not None else "dead-lettered",
+                )
+                if delay is None:
+                    return "dead"
+                try:
+                    jobs.process_inbox_event.schedule(args=(inbox_id,), delay=delay)
+                except Exception as queue_exc:
+                    log.warning("could not schedule retry of %s (%s); the sweep will", inbox_id, queue_exc)
+                return "failed"
+        finally:
+            db.session.remove()
+
+
+def _client_factory(app: Flask, installation: Any) -> Callable[[], Any]:
+    made: list[Any] = []
+
+    def factory() -> Any:
+        if not made:
+            from .services.installations import client_for
+
+            made.append(client_for(installation, app.config))
+        return made[0]
+
+    return factory
+
+
+def sweep_inbox(jobs: Jobs) -> list[int]:
+    """Re-enqueue events whose queue message was lost (queue down at intake, dead worker, lost retry)."""
+    from .services import inbox
+
+    with jobs.app.app_context():
+        try:
+            ids = inbox.recover(inbox.RetryPolicy.from_config(jobs.app.config))
+            db.session.commit()
+        finally:
+            db.session.remove()
+    for inbox_id in ids:
+        jobs.process_inbox_event(inbox_id)
+    if ids:
+        log.info("sweep re-enqueued %d inbox events", len(ids))
+    return ids
+
+
+def _reconcile_all(jobs: Jobs) -> None:
+    from .services.installations import active_installations
+
+    with jobs.app.app_context():
+        try:
+            workspace_ids = [i.workspace_id for i in active_installations()]
+        finally:
+            db.session.remove()
+    # One task per installation: a slow or failing workspace never holds up the others.
+    for workspace_id in workspace_ids:
+        jobs.reconcile_installation(workspace_id)
+
+
+def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
+    from .services import reconcile
+
+    with app.app_context():
+        try:
+            installation = _active_installation(workspace_id)
+            if installation is None:
+                return {}
+            client = _client_factory(app, installation)()
+            try:
+                return reconcile.run(installation, client, app.config["ADDON_BASE_URL"], _checkpoint)
+            finally:
+                client.close()
+        finally:
+            db.session.remove()
+
+
+def _register_webhooks(app: Flask, workspace_id: str) -> int:
+    from .services import webhook_registration
+
+    with app.app_context():
+        try:
+            installation = _active_installation(workspace_id)
+            if installation is None:
+                return 0
+            client = _client_factory(app, installation)()
+            try:
+                changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
+                db.session.commit()
+                return len(changes)
+            except Exception:
+                db.session.rollback()
+                raise  # huey retries the task; reconciliation is the backstop after that
+            finally:
+                client.close()
+        finally:
+            db.session.remove()
+
+
+def _active_installation(workspace_id: str) -> Any:
+    from .models import Installation
+
+    installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
+    return installation if installation is not None and installation.is_active else None
+
+
+def _checkpoint(ok: bool) -> None:
+    if ok:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ValueError("target must be 'module:function'")
+    fn = getattr(importlib.import_module(module_name), attr)
+    if not callable(fn):
+        raise ValueError(f"{target} is not callable")
+    return fn
+
+
+def _call(app: Flask, target: str, args: tuple[Any, ...]) -> None:
+    fn = _resolve(target)
+    with app.app_context():
+        try:
+            fn(*args)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
+# --- Running the consumer ---
+
+
+class EmbeddedConsumer(Consumer):
+    """A huey consumer whose threads run inside another process (tests, `make run`): no signal handlers."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def start_consumer(app: Flask, workers: int = 1, periodic: bool = False, max_delay: float = 1.0) -> Consumer:
+    """Start a consumer for the app's queue in background threads; stop it with `.stop(graceful=True)`.
+
+    `max_delay` caps how long an idle worker waits between polls of a SQLite queue (Redis blocks instead).
+    """
+    consumer = EmbeddedConsumer(
+        jobs_for(app).huey,
+        workers=workers,
+        worker_type="thread",
+        periodic=periodic,
+        check_worker_health=False,
+        max_delay=max_delay,
+    )
+    consumer.start()
+    return consumer
+
+
+def init_app(app: Flask) -> None:
+    """Register `flask --app addon worker`."""
+
+    @app.cli.command("worker")
+    @click.option("--workers", default=2, show_default=True, help="Worker threads.")
+    @click.option("--periodic/--no-periodic", default=True, show_default=True, help="Run reconciliation and sweeps.")
+    def worker(workers: int, periodic: bool) -> None:
+        """Run the background worker: inbox processing, reconciliation and the recovery sweep."""
+        jobs = jobs_for(app)
+        # Catch up at once on what a previous worker left behind, rather than at the next minute.
+        sweep_inbox(jobs)
+        consumer = jobs.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=periodic, check_worker_health=True
+        )
+        consumer.run()

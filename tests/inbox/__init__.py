@@ -1,0 +1,1 @@
+"""Webhook intake and inbox processing."""

@@ -1,0 +1,1 @@
+"""The background queue with a real consumer."""
