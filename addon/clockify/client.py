@@ -138,6 +138,7 @@ class ClockifyClient:
         backoff_base: float = 0.25,
         backoff_cap: float = 8.0,
         max_retry_after: float = 60.0,
+        settle_seconds: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
@@ -155,6 +156,7 @@ class ClockifyClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
+        self.settle_seconds = settle_seconds
         self.stats = CallStats()
         self._sleep = sleep
         self._clock = clock
@@ -271,7 +273,9 @@ class ClockifyClient:
                 if maybe_applied and not safe_to_resend:
                     if verify is None:
                         raise
-                    self._sleep(self._backoff(attempt))
+                    # Clockify may still be working on the attempt we stopped waiting for: give it time
+                    # to land before reading, or the read misses it and the re-send duplicates it.
+                    self._sleep(max(self.settle_seconds, self._backoff(attempt)))
                     found = verify()
                     if found is not None:
                         log.info("%s %s had taken effect before failing; not re-sent", method, path)
