@@ -47,6 +47,7 @@ PAGE_SIZES: dict[str, int] = {
     "detailed_report": 1000,
     "in_progress": 1000,
     "time_off": 200,
+    "scheduling_totals": 200,
 }
 
 # A POST answered with a 5xx, a read timeout or a dropped connection may or may not have been applied
@@ -393,8 +394,10 @@ class ClockifyClient:
             if isinstance(item, dict):
                 yield p.User.from_api(item)
 
-    def iter_user_groups(self) -> Iterator[p.UserGroup]:
-        for item in self._iter_pages(self._ws("/user-groups"), page_size=PAGE_SIZES["default"]):
+    def iter_user_groups(self, *, include_team_managers: bool = False) -> Iterator[p.UserGroup]:
+        """User groups; with `include_team_managers` each raw record also lists its team managers."""
+        params = {"includeTeamManagers": "true" if include_team_managers else None}
+        for item in self._iter_pages(self._ws("/user-groups"), params=params, page_size=PAGE_SIZES["default"]):
             if isinstance(item, dict):
                 yield p.UserGroup.from_api(item)
 
@@ -763,7 +766,32 @@ class ClockifyClient:
             return _clean({"start": iso(start), "end": iso(end), "search": search, "page": page, "pageSize": size})
 
         path = self._ws("/scheduling/assignments/projects/totals")
-        for item in self._iter_posted_pages(path, body, page_size=PAGE_SIZES["default"], items_key=""):
+        for item in self._iter_posted_pages(path, body, page_size=PAGE_SIZES["scheduling_totals"], items_key=""):
+            if isinstance(item, dict):
+                yield item
+
+    def iter_users_totals(
+        self,
+        start: datetime | date | str,
+        end: datetime | date | str,
+        *,
+        status_filter: str = "ALL",
+        filters: dict[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Scheduled totals per user (`POST …/scheduling/assignments/user-filter/totals`, pageSize ≤ 200)."""
+
+        def body(page: int, size: int) -> dict[str, Any]:
+            return {
+                **(filters or {}),
+                "start": iso(start),
+                "end": iso(end),
+                "statusFilter": status_filter,
+                "page": page,
+                "pageSize": size,
+            }
+
+        path = self._ws("/scheduling/assignments/user-filter/totals")
+        for item in self._iter_posted_pages(path, body, page_size=PAGE_SIZES["scheduling_totals"], items_key=""):
             if isinstance(item, dict):
                 yield item
 
