@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import inspect
 import random
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -506,18 +508,47 @@ def call_world(name: str) -> tuple[Response, int]:
     if name.startswith("_") or name in {"emit", "subscribe"} or not callable(method):
         return _error(f"the world has no action {name}", 404)
     try:
+        kwargs = _coerce_instants(method, _body())
         with world.lock:
-            result = method(**_body())
+            result = method(**kwargs)
     except TypeError as exc:
         raise ValueError(f"{name}: {exc}") from exc
     return jsonify({"result": _jsonable(result)}), 200
 
 
+def _coerce_instants(method: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no datetimes: parse ISO strings for the parameters the world types as datetime or date."""
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    coerced = dict(kwargs)
+    for name, value in kwargs.items():
+        annotation = str(parameters[name].annotation) if name in parameters else ""
+        if not isinstance(value, str):
+            continue
+        if "datetime" in annotation:
+            text = value[:-1] + "+00:00" if value.endswith("Z") else value
+            parsed = datetime.fromisoformat(text)
+            coerced[name] = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        elif "date" in annotation:
+            coerced[name] = date.fromisoformat(value[:10])
+    return coerced
+
+
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool | list | dict):
+    if value is None or isinstance(value, str | int | float | bool):
         return value
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
     if hasattr(value, "__dict__"):
-        return {k: v for k, v in vars(value).items() if not k.startswith("_")}
+        return {k: _jsonable(v) for k, v in vars(value).items() if not k.startswith("_")}
     return str(value)
 
 
