@@ -81,6 +81,54 @@
     if (button) { button.parentElement.remove(); }
   });
 
+  // Approvals: the selection lives here, by request id, so it survives the queue reloading itself
+  // (filters, paging, live updates); checkboxes are re-ticked after every swap.
+  var selected = {};
+  function countSelected() {
+    var n = Object.keys(selected).length;
+    document.querySelectorAll("[data-selected-count]").forEach(function (el) {
+      el.textContent = n ? n + " selected" : "";
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box.matches && box.matches("input[type=checkbox][name=ids]")) {
+      if (box.checked) { selected[box.value] = true; } else { delete selected[box.value]; }
+      countSelected();
+    }
+    if (box.matches && box.matches("[data-select-all]")) {
+      var name = box.getAttribute("data-select-all") || "ids";
+      box.closest("table").querySelectorAll("input[type=checkbox][name='" + name + "']").forEach(function (cb) {
+        cb.checked = box.checked;
+        if (name === "ids") { if (box.checked) { selected[cb.value] = true; } else { delete selected[cb.value]; } }
+      });
+      countSelected();
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("input[type=checkbox][name=ids]").forEach(function (cb) {
+      cb.checked = !!selected[cb.value];
+    });
+    countSelected();
+  });
+  // A decision sent ends the selection (the rows change state); a refused one keeps it.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (event.detail.successful && elt && elt.id === "decide-form") {
+      selected = {};
+      document.querySelectorAll("input[type=checkbox][name=ids], [data-select-all]").forEach(function (cb) { cb.checked = false; });
+      countSelected();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var sorter = event.target.closest("[data-sort]");
+    var form = document.getElementById("queue-filters");
+    if (!sorter || !form) { return; }
+    form.querySelector("[name=sort]").value = sorter.getAttribute("data-sort");
+    form.querySelector("[name=order]").value = sorter.getAttribute("data-order");
+    htmx.trigger(form, "change");
+  });
+
   window.Closeout = { token: function () { return token; }, setToken: setToken, refresh: requestRefresh };
   schedule();
 })();

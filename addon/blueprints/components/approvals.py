@@ -1,18 +1,294 @@
-"""The `approvals.tab` component: the approval queue for a period."""
+"""The `approvals.tab` component: the approval queue, decisions, missing submissions and auto-approval."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from ...htmx import render
+from flask import Blueprint, Response, current_app, g, make_response, request
+
+from ...clockify.errors import ClockifyError, ForbiddenError, UnauthorizedError
+from ...errors import error_response
+from ...extensions import db
+from ...htmx import render, toast, trigger
 from ...manifest import component_paths
+from ...models import Installation
 from ...security import requires_user
+from ...services import approvals, auto_approval
+from ...services.installations import client_for
+from ...services.periods import Period, zone_or_utc
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("approvals", __name__)
+BASE = component_paths()["approvals.tab"]
+PLAN_MESSAGE = "Approvals need a Standard plan or higher."
+# Scheduling and reports run on UTC calendar days: totals per day are keyed by date.
+PERIOD_ZONE = "UTC"
 
 
-@bp.get(component_paths()["approvals.tab"])
+@dataclass
+class View:
+    """Who is looking, at which period, and what they may see: built once per request."""
+
+    installation: Installation
+    client: Any
+    viewer: approvals.Viewer
+    directory: approvals.Directory
+    scope: approvals.Scope
+    period: Period
+
+
+def _view() -> View:
+    installation: Installation = g.installation
+    client = client_for(installation, current_app.config)
+    try:
+        directory = approvals.load_directory(installation.workspace_id, client, installation.api_url)
+        g.directory_error = None
+    except ClockifyError as exc:
+        # Without users and groups nobody but owners and admins sees anything: safe, and said inline.
+        directory = approvals.Directory(users={}, groups=[])
+        g.directory_error = _clockify_message(exc, "People and teams could not be read")
+    user_id = g.auth.user_id or ""
+    viewer = approvals.Viewer(user_id=user_id, role=g.auth.role, name=directory.name(user_id))
+    today = datetime.now(UTC).astimezone(zone_or_utc(PERIOD_ZONE)).date()
+    period = approvals.choose_period(installation.workspace_id, request.values.get("period"), today)
+    return View(installation, client, viewer, directory, approvals.scope_for(viewer, directory), period)
+
+
+def _queue_context(view: View, filters: approvals.QueueFilters) -> dict[str, Any]:
+    scheduled: dict[str, int] | None
+    schedule_error = None
+    try:
+        scheduled = approvals.cached_scheduled_seconds(view.installation, view.client, view.period, PERIOD_ZONE)
+    except ClockifyError as exc:
+        scheduled = None
+        schedule_error = _clockify_message(exc, "Scheduled hours are unavailable")
+    settings = auto_approval.rules_for(view.installation.workspace_id)
+    queue = approvals.build_queue(
+        view.installation.workspace_id,
+        view.period,
+        view.scope,
+        view.directory,
+        scheduled,
+        filters,
+        max_daily_hours=settings.max_hours_per_day,
+    )
+    return {
+        "queue": queue,
+        "filters": filters,
+        "period": view.period,
+        "scope": view.scope,
+        "viewer": view.viewer,
+        "directory": view.directory,
+        "schedule_error": schedule_error,
+        "base": BASE,
+        "version": approvals.queue_version(view.installation.workspace_id),
+        "directory_error": g.get("directory_error"),
+    }
+
+
+def _clockify_message(exc: ClockifyError, fallback: str) -> str:
+    if isinstance(exc, ForbiddenError) and "/approval-requests" in (exc.path or ""):
+        return PLAN_MESSAGE
+    if isinstance(exc, ForbiddenError) and exc.feature is not None:
+        return exc.feature.message
+    if isinstance(exc, UnauthorizedError):
+        return f"{fallback}: Clockify refused Closeout's access ({exc.message})."
+    return f"{fallback}: {getattr(exc, 'message', '') or 'Clockify did not answer'}."
+
+
+@bp.errorhandler(approvals.ApprovalError)
+def _approval_error(exc: approvals.ApprovalError) -> Response:
+    db.session.rollback()
+    return error_response(exc.status, exc.message)
+
+
+@bp.errorhandler(ClockifyError)
+def _clockify_error(exc: ClockifyError) -> Response:
+    db.session.rollback()
+    log.info("approvals: Clockify refused %s (%s)", exc.path, exc.status)
+    if isinstance(exc, ForbiddenError):
+        return error_response(403, _clockify_message(exc, "Clockify refused"))
+    return error_response(502, _clockify_message(exc, "Clockify could not be reached"))
+
+
+@bp.get(BASE)
 @requires_user()
 def page() -> Response:
-    """The approval queue for a period."""
-    return render("components/placeholder.html", auth=g.auth, title="Approvals", surface="approvals")
+    """The approvals tab: the queue of a period, with decisions, submissions and auto-approval."""
+    view = _view()
+    sync_error = _sync(view)
+    context = _queue_context(view, approvals.parse_filters(request.args))
+    return render(
+        "approvals/page.html",
+        auth=g.auth,
+        sync_error=sync_error,
+        periods=_period_choices(view.period),
+        jobs=approvals.recent_jobs(view.installation.workspace_id, view.viewer, view.scope),
+        evaluations=_evaluations(view),
+        audit=approvals.audit_log(view.installation.workspace_id, view.viewer, view.scope),
+        **context,
+    )
+
+
+def _sync(view: View) -> str | None:
+    """Read the period from Clockify into the mirror (then commit); an error is shown, the mirror still is."""
+    try:
+        fetched = approvals.fetch_requests(view.client, view.period.start)
+    except ClockifyError as exc:
+        log.info("approvals: reading requests of %s failed (%s)", view.installation.workspace_id, exc.status)
+        return _clockify_message(exc, "Could not read approval requests")
+    approvals.store_requests(view.installation.workspace_id, fetched)
+    db.session.commit()
+    return None
+
+
+def _period_choices(current: Period) -> list[Period]:
+    periods = [current.next()] if current.next().start <= datetime.now(UTC).date() else []
+    periods.append(current)
+    while len(periods) < 8:
+        periods.append(periods[-1].previous())
+    return periods
+
+
+def _evaluations(view: View) -> list[Any]:
+    visible = None if view.scope.everyone else set(view.scope.user_ids)
+    return auto_approval.recent_evaluations(view.installation.workspace_id, visible, limit=20)
+
+
+@bp.get(BASE + "/queue")
+@requires_user()
+def queue() -> Response:
+    """The queue alone (filters, sorting, paging, and refreshes when Clockify reports a change)."""
+    view = _view()
+    sync_error = _sync(view) if request.args.get("refresh") else None
+    context = _queue_context(view, approvals.parse_filters(request.args))
+    return render("approvals/page.html", "approvals/_queue.html", auth=g.auth, sync_error=sync_error, **context)
+
+
+@bp.get(BASE + "/version")
+@requires_user()
+def version() -> Response:
+    """What an open tab polls: 204 while nothing changed, else a trigger that reloads the queue."""
+    current = approvals.queue_version(g.installation.workspace_id)
+    if request.args.get("v") == current:
+        return make_response("", 204)
+    html = f'<span id="approvals-version" data-version="{current}"></span>'
+    response = make_response(html, 200)
+    return trigger(response, "closeout:approvals-changed")
+
+
+@bp.post(BASE + "/decisions")
+@requires_user()
+def decide() -> Response:
+    """Approve, reject or withdraw one request, a selection, or every request matching the filter."""
+    view = _view()
+    action = str(request.form.get("action") or "")
+    if request.form.get("all") == "1":
+        filters = approvals.parse_filters(request.form)
+        scheduled = None  # matching ignores scheduled hours: they neither filter nor decide
+        queue = approvals.build_queue(
+            view.installation.workspace_id, view.period, view.scope, view.directory, scheduled, filters
+        )
+        # "All matching" means all that this decision applies to: approve/reject take the pending ones.
+        ids = [i for i, state in queue.matching if state == approvals.REQUIRED_STATE.get(action)]
+    else:
+        ids = request.form.getlist("ids")
+    job = approvals.start_decisions(
+        view.installation.workspace_id, view.viewer, view.scope, action, ids, request.form.get("note")
+    )
+    approvals.store_user_token(job, g.auth.token)
+    db.session.commit()
+    return _started(job)
+
+
+def _started(job: Any) -> Response:
+    from ...jobs import run_in_background
+
+    run_in_background("addon.services.approvals:run_decision_job", job.id)
+    progress = approvals.job_progress(job.workspace_id, job.id)
+    response = render("approvals/page.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
+    return response
+
+
+@bp.get(BASE + "/decisions/<int:job_id>")
+@requires_user()
+def job(job_id: int) -> Response:
+    """A decision job's progress; polled while it runs, with the viewer's fresh token handed to it."""
+    view_job = approvals.get_job(g.installation.workspace_id, job_id)
+    if view_job.actor_user_id == g.auth.user_id:
+        approvals.store_user_token(view_job, g.auth.token)
+        db.session.commit()
+    progress = approvals.job_progress(g.installation.workspace_id, job_id)
+    response = render("approvals/page.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
+    if progress.finished and request.args.get("poll"):
+        summary = f"Approvals: {progress.done} done, {progress.failed} failed."
+        trigger(
+            response,
+            {
+                "closeout:approvals-changed": True,
+                "closeout:toast": {"type": "warning" if progress.failed else "success", "message": summary},
+            },
+        )
+    return response
+
+
+@bp.post(BASE + "/decisions/<int:job_id>/retry")
+@requires_user()
+def retry(job_id: int) -> Response:
+    """Queue a finished job's failed decisions again."""
+    view = _view()
+    job = approvals.retry_failed(view.installation.workspace_id, job_id, view.viewer, view.scope)
+    approvals.store_user_token(job, g.auth.token)
+    db.session.commit()
+    return _started(job)
+
+
+@bp.get(BASE + "/missing")
+@requires_user()
+def missing() -> Response:
+    """Active people with tracked time in the period and no approval request for it."""
+    view = _view()
+    error = None
+    people: list[approvals.MissingSubmission] = []
+    if view.scope.read_only:
+        people = []
+    else:
+        try:
+            tracked = approvals.tracked_by_user(view.client, view.period, PERIOD_ZONE)
+            people = approvals.missing_submissions(
+                view.installation.workspace_id, view.period, view.scope, view.directory, tracked
+            )
+        except ClockifyError as exc:
+            error = _clockify_message(exc, "Tracked time is unavailable")
+    return render(
+        "approvals/page.html",
+        "approvals/_missing.html",
+        auth=g.auth,
+        people=people,
+        error=error,
+        period=view.period,
+        scope=view.scope,
+        base=BASE,
+    )
+
+
+@bp.post(BASE + "/submissions")
+@requires_user()
+def submit() -> Response:
+    """Submit the period on behalf of one or many people."""
+    view = _view()
+    job = approvals.start_submissions(
+        view.installation.workspace_id,
+        view.viewer,
+        view.scope,
+        view.period,
+        request.form.getlist("user_ids"),
+        view.directory,
+    )
+    approvals.store_user_token(job, g.auth.token)
+    db.session.commit()
+    return toast(_started(job), "Submitting on behalf…", "info")
