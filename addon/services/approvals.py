@@ -6,7 +6,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -145,12 +145,14 @@ def parse_request(body: Any) -> RequestData | None:
     # The webhook sample spells owner.timezone, the API's DTO owner.timeZone (platform.md §7.3).
     zone_name = owner.get("timeZone") or owner.get("timezone") or "UTC"
     zone = zone_or_utc(zone_name if isinstance(zone_name, str) else "UTC")
-    # dateRange bounds are instants at the owner's midnight; the owner's zone gives the calendar days.
-    start_day = start.astimezone(zone).date()
-    end_instant = end if end is not None and end > start else start
-    end_local = end_instant.astimezone(zone)
-    # An end at local midnight is exclusive (the start of the next day); otherwise it is the last day.
-    end_day = end_local.date() - timedelta(days=1) if end_local.time() == datetime.min.time() else end_local.date()
+    # dateRange bounds are midnights: at UTC in the sandbox and in some samples, at the owner's zone in
+    # others (the reference does not say). A bound at a UTC midnight is read as a UTC date, any other
+    # in the owner's zone; an end at midnight is exclusive (the start of the day after the period).
+    start_day = _calendar_day(start, zone)
+    end_instant = end if end is not None and end > start else start + timedelta(days=1)
+    end_day = _calendar_day(end_instant, zone)
+    if _is_midnight(end_instant, zone):
+        end_day -= timedelta(days=1)
     end_day = max(end_day, start_day)
     return RequestData(
         clockify_id=clockify_id[:64],
@@ -165,6 +167,16 @@ def parse_request(body: Any) -> RequestData | None:
         updated_by=_text(status.get("updatedBy"), 64),
         updated_by_name=_text(status.get("updatedByUserName")),
     )
+
+
+def _is_midnight(moment: datetime, zone: Any) -> bool:
+    return moment.time() == datetime.min.time() or moment.astimezone(zone).time() == datetime.min.time()
+
+
+def _calendar_day(moment: datetime, zone: Any) -> date:
+    if moment.astimezone(UTC).time() == datetime.min.time():
+        return moment.astimezone(UTC).date()
+    return moment.astimezone(zone).date()
 
 
 def entry_stats(entries: Any, time_zone: str) -> dict[str, Any]:
@@ -372,24 +384,11 @@ def load_directory(workspace_id: str, client: Any, cache_key: str = "", *, fresh
         raw = _raw(user)
         if isinstance(raw.get("id"), str):
             users[raw["id"]] = raw
-    groups = list(_iter_groups_with_managers(client))
+    groups = [_raw(g) for g in client.iter_user_groups(include_team_managers=True)]
     directory = Directory(users=users, groups=groups)
     with _directory_lock:
         _directory_cache[key] = (now, directory)
     return directory
-
-
-def _iter_groups_with_managers(client: Any) -> Iterator[dict[str, Any]]:
-    """User groups with their team managers (includeTeamManagers, clockify-api-v1.txt "Find all groups")."""
-    path = f"/v1/workspaces/{client.workspace_id}/user-groups"
-    page_size = 200
-    for page in range(1, 1000):
-        params = {"includeTeamManagers": "true", "page": page, "page-size": page_size}
-        items = client.request("GET", path, params=params)
-        items = items if isinstance(items, list) else []
-        yield from (g for g in items if isinstance(g, dict))
-        if len(items) < page_size:
-            return
 
 
 def forget_directory(workspace_id: str) -> None:
@@ -605,28 +604,14 @@ def _sort_key(sort: str) -> Callable[[QueueRow], Any]:
 def scheduled_seconds(client: Any, period: Period, time_zone: str) -> dict[str, int]:
     """Every user's scheduled seconds in the period: the scheduling totals for all users, 200 per call."""
     start, end = period.utc_bounds(time_zone)
-    path = f"/v1/workspaces/{client.workspace_id}/scheduling/assignments/user-filter/totals"
     totals: dict[str, int] = {}
-    page_size = 200  # GetUserTotalsRequestV1.pageSize maximum
-    for page in range(1, 1000):
-        body = {
-            "start": _iso(start),
-            "end": _iso(end - timedelta(seconds=1)),
-            "page": page,
-            "pageSize": page_size,
-            "statusFilter": "ALL",
-        }
-        items = client.request("POST", path, json=body, idempotent=True)
-        items = items if isinstance(items, list) else []
-        for item in items:
-            item = _dict(item)
-            user_id = item.get("userId")
-            if not isinstance(user_id, str):
-                continue
-            hours = sum(_money(_dict(day).get("totalHours")) for day in item.get("totalHoursPerDay") or [])
-            totals[user_id] = totals.get(user_id, 0) + round(hours * 3600)
-        if len(items) < page_size:
-            return totals
+    for item in client.iter_users_totals(start, end - timedelta(milliseconds=1)):
+        item = _dict(item)
+        user_id = item.get("userId")
+        if not isinstance(user_id, str):
+            continue
+        hours = sum(_money(_dict(day).get("totalHours")) for day in item.get("totalHoursPerDay") or [])
+        totals[user_id] = totals.get(user_id, 0) + round(hours * 3600)
     return totals
 
 
@@ -645,10 +630,6 @@ def cached_scheduled_seconds(installation: Installation, client: Any, period: Pe
     with _directory_lock:
         _scheduled_cache[key] = (now, totals)
     return totals
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def queue_version(workspace_id: str) -> str:

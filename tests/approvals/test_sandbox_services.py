@@ -1,0 +1,159 @@
+"""Approvals services against the sandbox over real HTTP: the queue, visibility, decisions, auto-approval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from addon.extensions import db
+from addon.models import AuditEntry, AutoApprovalEvaluation
+from addon.security import Role
+from addon.services import approvals, auto_approval
+
+from .conftest import sandbox_request
+
+pytestmark = pytest.mark.sandbox
+
+
+def viewer_scope(demo: dict[str, Any], user_id: str, role: Role) -> tuple[approvals.Viewer, approvals.Scope]:
+    directory = approvals.load_directory(demo["workspace_id"], demo["client"], demo["installation"].api_url)
+    viewer = approvals.Viewer(user_id, role, directory.name(user_id))
+    return viewer, approvals.scope_for(viewer, directory)
+
+
+def first_user_with_role(sandbox: Any, workspace_id: str, role: str) -> str:
+    with sandbox.world.lock:
+        users = sandbox.world.workspaces[workspace_id].users.values()
+        return next(u["id"] for u in users if u.get("role") == role)
+
+
+def test_the_last_closed_week_has_its_requests_with_totals_and_scheduled_hours(synced, request_log):
+    demo = synced
+    _, scope = viewer_scope(demo, "owner", Role.OWNER)
+    directory = approvals.load_directory(demo["workspace_id"], demo["client"], demo["installation"].api_url)
+    scheduled = approvals.scheduled_seconds(demo["client"], demo["week"], "UTC")
+    queue = approvals.build_queue(
+        demo["workspace_id"], demo["week"], scope, directory, scheduled, approvals.QueueFilters(status="PENDING")
+    )
+    assert queue.total >= 30
+    assert all(r.record.has_details and r.record.tracked_seconds > 0 for r in queue.rows)
+    assert any(r.scheduled_seconds for r in queue.rows), "the demo schedule gives someone planned hours"
+    assert all(r.record.period_start == demo["week"].start for r in queue.rows)
+
+
+def test_reading_a_period_takes_a_handful_of_calls_not_one_per_row(demo, request_log, sandbox):
+    sandbox.control("DELETE", "/requests")
+    fetched = approvals.fetch_requests(demo["client"], demo["week"].start)
+    approvals.store_requests(demo["workspace_id"], fetched)
+    directory = approvals.load_directory(demo["workspace_id"], demo["client"], demo["installation"].api_url, fresh=True)
+    approvals.scheduled_seconds(demo["client"], demo["week"], "UTC")
+    calls = request_log()
+    assert len(fetched) >= 30
+    assert len(calls) <= 6, [c.get("path") for c in calls]
+    assert directory.users
+
+
+def test_a_team_manager_sees_and_decides_only_the_groups_they_manage(synced, sandbox):
+    demo = synced
+    manager_id = first_user_with_role(sandbox, demo["workspace_id"], "TEAM_MANAGER")
+    manager, scope = viewer_scope(demo, manager_id, Role.TEAM_MANAGER)
+    with sandbox.world.lock:
+        managed = sandbox.world.workspaces[demo["workspace_id"]].managed_user_ids(manager_id) - {manager_id}
+    assert scope.decidable == frozenset(managed)
+    records = approvals.period_records(demo["workspace_id"], demo["week"])
+    others = [r for r in records if r.user_id not in managed and r.state == "PENDING"]
+    assert others, "the demo has pending requests outside this manager's teams"
+    with pytest.raises(approvals.ApprovalError) as refused:
+        approvals.start_decisions(demo["workspace_id"], manager, scope, "approve", [others[0].clockify_id], "")
+    assert refused.value.status == 403
+
+
+def test_a_bulk_decision_approves_in_clockify_with_the_note_and_audits_each(synced, sandbox):
+    demo = synced
+    owner, scope = viewer_scope(demo, "owner", Role.OWNER)
+    pending = [
+        r.clockify_id for r in approvals.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"
+    ]
+    job = approvals.start_decisions(demo["workspace_id"], owner, scope, "approve", pending[:5], "Looks right")
+    db.session.commit()
+    approvals.run_decision_job(job.id)
+    progress = approvals.job_progress(demo["workspace_id"], job.id)
+    assert (progress.done, progress.failed, progress.finished) == (5, 0, True)
+    for request_id in pending[:5]:
+        held = sandbox_request(sandbox, demo["workspace_id"], request_id)
+        assert (held["state"], held["note"]) == ("APPROVED", "Looks right")
+    audits = db.session.scalars(db.select(AuditEntry).filter_by(action="approval.approve")).all()
+    assert sorted(a.subject_id for a in audits) == sorted(pending[:5])
+    assert {a.detail["acted_as"] for a in audits} == {"installation"}
+
+
+def test_a_refused_decision_fails_alone_with_its_reason_and_can_be_retried(synced, sandbox):
+    demo = synced
+    owner, scope = viewer_scope(demo, "owner", Role.OWNER)
+    pending = [
+        r.clockify_id for r in approvals.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"
+    ]
+    job = approvals.start_decisions(demo["workspace_id"], owner, scope, "reject", pending[:3], "Missing hours")
+    db.session.commit()
+    fault = sandbox.control(
+        "POST",
+        "/faults",
+        {
+            "pattern": f"/api/v1/workspaces/*/approval-requests/{pending[1]}",
+            "methods": ["PATCH"],
+            "errorRate": 1,
+            "errorStatus": 403,
+        },
+    )
+    assert fault.status_code in (200, 201), fault.text
+    approvals.run_decision_job(job.id)
+    progress = approvals.job_progress(demo["workspace_id"], job.id)
+    assert (progress.done, progress.failed) == (2, 1)
+    assert "Standard plan" in (progress.failures[0].error or "")
+    sandbox.control("DELETE", "/faults")
+    approvals.retry_failed(demo["workspace_id"], job.id, owner, scope)
+    db.session.commit()
+    approvals.run_decision_job(job.id)
+    assert approvals.job_progress(demo["workspace_id"], job.id).failed == 0
+    assert sandbox_request(sandbox, demo["workspace_id"], pending[1])["state"] == "REJECTED"
+
+
+def run_auto_approval(demo: dict[str, Any]) -> list[AutoApprovalEvaluation]:
+    approvals.reconcile_approvals(demo["installation"], demo["client"])
+    db.session.commit()
+    return list(db.session.scalars(db.select(AutoApprovalEvaluation)))
+
+
+LENIENT = {
+    "approvals.auto_enabled": True,
+    "approvals.tolerance_percent": 100,
+    "approvals.max_hours_per_day": 24,
+    "approvals.require_project": False,
+}
+
+
+def test_auto_approval_in_dry_run_records_what_it_would_do_and_changes_nothing(demo, sandbox, set_settings):
+    set_settings(demo["workspace_id"], **LENIENT, **{"approvals.dry_run": True})
+    evaluations = run_auto_approval(demo)
+    assert evaluations and all(e.is_dry_run for e in evaluations)
+    would = [e for e in evaluations if e.outcome == "would_approve"]
+    assert would, [e.reason for e in evaluations][:5]
+    assert all(
+        sandbox_request(sandbox, demo["workspace_id"], e.approval_request_id)["state"] == "PENDING" for e in would
+    )
+    assert {e.outcome for e in evaluations} <= {"would_approve", "held"}
+    again = run_auto_approval(demo)
+    assert len(again) == len(evaluations), "a request is evaluated once, not at every reconciliation"
+
+
+def test_auto_approval_live_approves_with_a_note_naming_the_rule(demo, sandbox, set_settings):
+    set_settings(demo["workspace_id"], **LENIENT, **{"approvals.dry_run": False})
+    evaluations = run_auto_approval(demo)
+    approved = [e for e in evaluations if e.outcome == "approved"]
+    assert approved
+    held = sandbox_request(sandbox, demo["workspace_id"], approved[0].approval_request_id)
+    assert held["state"] == "APPROVED"
+    assert held["note"] == auto_approval.approval_note(auto_approval.rules_for(demo["workspace_id"]))
+    assert "within 100% of scheduled hours" in held["note"]
+    assert all(not e.is_dry_run for e in evaluations)
