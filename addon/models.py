@@ -279,3 +279,37 @@ class EntityVersion(db.Model):  # type: ignore[name-defined]
     rank: Mapped[int] = mapped_column(default=0)
     state: Mapped[str | None] = mapped_column(sa.String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- Settings panel and period-close dashboard: preferences cache and dashboard snapshots ---
+
+
+class PreferenceCache(db.Model):  # type: ignore[name-defined]
+    """What Clockify last said about a user's formats or the workspace (info, groups, clients), kept for a TTL."""
+
+    __tablename__ = "preference_cache"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # "user:<id>", "workspace", "groups" or "clients".
+    scope: Mapped[str] = mapped_column(sa.String(100))
+    value: Mapped[Any] = mapped_column(sa.JSON)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DashboardSnapshot(db.Model):  # type: ignore[name-defined]
+    """The period-close figures of one workspace and period, so the sidebar opens without calling Clockify."""
+
+    __tablename__ = "dashboard_snapshots"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    period_start: Mapped[date] = mapped_column(sa.Date)
+    period_end: Mapped[date] = mapped_column(sa.Date)
+    period_kind: Mapped[str] = mapped_column(sa.String(16))
+    figures: Mapped[Any] = mapped_column(sa.JSON)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by a relevant webhook; the debounced refresh job clears it.
+    stale_since: Mapped[datetime | None] = mapped_column(UTCDateTime)

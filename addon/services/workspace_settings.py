@@ -442,9 +442,13 @@ def validate(
         and isinstance(over, int)
         and over - under < 2
     ):
-        key = "scheduling.under_max_percent"
-        if "scheduling.over_min_percent" in values:
-            key = "scheduling.over_min_percent"
+        # Blame the band the admin just moved (the form sends both).
+        before = {**defaults(), **(current or {})}
+        key = "scheduling.over_min_percent"
+        if not _same(before["scheduling.under_max_percent"], under) and _same(
+            before["scheduling.over_min_percent"], over
+        ):
+            key = "scheduling.under_max_percent"
         errors[key] = "Leave a full band: over-allocated must start at least 2 points above under-allocated."
     return values, errors
 

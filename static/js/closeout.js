@@ -58,6 +58,12 @@
   // half-typed note stay on the page because nothing was swapped.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
+    // A 422 carries the form re-rendered with a message beside each invalid field: show it in place.
+    if (xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+      return;
+    }
     if (xhr.status === 401 && /expired/i.test(xhr.responseText || "")) {
       event.detail.shouldSwap = false;
       event.detail.isError = false;
