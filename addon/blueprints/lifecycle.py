@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from ..extensions import db
 from ..manifest import lifecycle_paths, webhook_paths
+from ..models import Installation
 from ..security import AuthError, public_key, verify_lifecycle, verify_token
 from ..services import installations, workspace_settings
 from ..services.installations import PayloadError
@@ -39,6 +40,10 @@ def installed() -> Response:
     workspace_settings.ensure_defaults(installation.workspace_id)
     db.session.commit()
     log.info("installed on workspace %s", installation.workspace_id)
+    # Schema 1.4 cannot declare ASSIGNMENT_* webhooks: register them in the worker, never in this request.
+    from ..jobs import enqueue_webhook_registration
+
+    enqueue_webhook_registration(installation.workspace_id)
     return _ok(workspaceId=installation.workspace_id)
 
 
@@ -70,9 +75,34 @@ def settings_updated() -> Response | tuple[Response, int]:
 @bp.post(PATHS["DELETED"])
 def deleted() -> Response:
     """Forget the workspace: every row holding its data, in every table."""
-    _, body, _ = verify_lifecycle()
+    _, body, installation = verify_lifecycle()
     workspace_id = body["workspaceId"]
+    if installation is not None:
+        _remove_registered_webhooks(installation)
     removed = installations.uninstall(workspace_id)
     db.session.commit()
     log.info("uninstalled from workspace %s (%d rows removed)", workspace_id, removed)
     return _ok(removed=removed)
+
+
+def _remove_registered_webhooks(installation: Installation) -> None:
+    """Drop the webhooks Closeout registered through the API while Clockify may still accept the token.
+
+    Best effort with short timeouts: the uninstall is acknowledged whatever Clockify answers.
+    """
+    from ..services import webhook_registration
+
+    try:
+        webhook_ids = webhook_registration.registered_ids(installation.workspace_id)
+        if not webhook_ids:
+            return
+        client = installations.client_for(installation, current_app.config)
+        client.timeout = (2.0, 3.0)
+        client.max_retries = 0
+        try:
+            removed = webhook_registration.remove(client, webhook_ids)
+        finally:
+            client.close()
+        log.info("removed %d of %d registered webhooks of %s", removed, len(webhook_ids), installation.workspace_id)
+    except Exception as exc:
+        log.warning("could not remove registered webhooks of %s: %s", installation.workspace_id, type(exc).__name__)

@@ -246,7 +246,7 @@ def test_claim_abandoned_by_a_dead_worker_is_recovered_and_its_late_outcome_disc
 def test_recovery_finds_stale_pending_events_but_not_fresh_ones(app, client, webhook_tokens):
     deliver(client, webhook_tokens[NEW], NEW, approval_body(id="old"))
     deliver(client, webhook_tokens[NEW], NEW, approval_body(id="new"))
-    old, new = inbox_rows(app)
+    old, _fresh = inbox_rows(app)
     policy = inbox.RetryPolicy.from_config(app.config)
     with app.app_context():
         db.session.execute(

@@ -39,8 +39,10 @@ def webhook_tokens(install: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def consumer(app: Flask) -> Iterator[Any]:
+def consumer(app: Flask, webhook_tokens: dict[str, str]) -> Iterator[Any]:
     """Two worker threads consuming the app's queue; stopped, and the queue emptied, after the test."""
+    # INSTALLED queued the ASSIGNMENT webhook registration against a Clockify that does not exist here.
+    jobs_for(app).huey.flush()
     consumer = start_consumer(app, workers=2, max_delay=0.2)
     yield consumer
     consumer.stop(graceful=True)

@@ -92,6 +92,7 @@ def test_events_stored_while_the_queue_was_down_are_processed_after_the_sweep(
 def test_sweep_leaves_events_the_worker_is_about_to_process(app, client, webhook_tokens, queue_backend):
     # No consumer: the message waits in the queue, and a fresh pending row is not "stale" yet.
     app.config["INBOX_STALE_SECONDS"] = 60
+    jobs_for(app).huey.flush()  # the webhook registration INSTALLED queued
     deliver(client, webhook_tokens[NEW], NEW, approval_body())
 
     assert sweep_inbox(jobs_for(app)) == []
