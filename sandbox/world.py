@@ -2,23 +2,170 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 Listener = Callable[[str, str, dict[str, Any]], None]
+
+# Clockify's role names (GET users?include-roles) and the coarse roles the host shell acts as.
+ROLE_OWNER = "OWNER"
+ROLE_ADMIN = "WORKSPACE_ADMIN"
+ROLE_TEAM_MANAGER = "TEAM_MANAGER"
+ROLE_MEMBER = "MEMBER"
+ADMIN_ROLES = frozenset({ROLE_OWNER, ROLE_ADMIN})
+
+APPROVAL_STATES = ("PENDING", "APPROVED", "WITHDRAWN_SUBMISSION", "WITHDRAWN_APPROVAL", "REJECTED")
+APPROVAL_PERIODS = ("WEEKLY", "SEMI_MONTHLY", "MONTHLY")
+# Which decisions a request in a given state can take (Clockify's approval flow).
+APPROVAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    "PENDING": frozenset({"APPROVED", "REJECTED", "WITHDRAWN_SUBMISSION"}),
+    "APPROVED": frozenset({"WITHDRAWN_APPROVAL"}),
+    "REJECTED": frozenset(),
+    "WITHDRAWN_SUBMISSION": frozenset(),
+    "WITHDRAWN_APPROVAL": frozenset(),
+}
+INVOICE_STATUSES = ("UNSENT", "SENT", "PAID", "PARTIALLY_PAID", "VOID", "OVERDUE")
+WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+
+
+class WorldError(Exception):
+    """A change the sandbox refuses as Clockify would: carries the HTTP status and message."""
+
+    def __init__(self, status: int, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code if code is not None else status
+
+
+class NotFound(WorldError):
+    def __init__(self, what: str) -> None:
+        super().__init__(404, f"{what} not found")
+
+
+def iso(value: datetime | None) -> str | None:
+    """Clockify's timestamp form: UTC with a Z."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_duration(seconds: float | int) -> str:
+    """ISO-8601 duration as Clockify writes it (PT8H30M, PT0S)."""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "PT"
+    if hours:
+        text += f"{hours}H"
+    if minutes:
+        text += f"{minutes}M"
+    if secs or text == "PT":
+        text += f"{secs}S"
+    return text
+
+
+def parse_instant(value: Any) -> datetime:
+    """A yyyy-MM-ddThh:mm:ss(.SSS)Z (or yyyy-MM-dd) value as an aware UTC datetime; ValueError otherwise."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("not a date")
+    text = value.strip()
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def period_bounds(period: str, start: datetime, week_start: str = "MONDAY") -> tuple[datetime, datetime]:
+    """[start, end) of the approval period of kind `period` that begins on `start`'s day (UTC)."""
+    day = start.astimezone(UTC).date()
+    if period == "WEEKLY":
+        offset = (day.weekday() - WEEKDAYS.index(week_start)) % 7
+        first = day - timedelta(days=offset)
+        last = first + timedelta(days=7)
+    elif period == "SEMI_MONTHLY":
+        if day.day <= 15:
+            first, last = day.replace(day=1), day.replace(day=16)
+        else:
+            first = day.replace(day=16)
+            last = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    else:
+        first = day.replace(day=1)
+        last = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return (
+        datetime.combine(first, datetime.min.time(), UTC),
+        datetime.combine(last, datetime.min.time(), UTC),
+    )
+
+
+@dataclass
+class Workspace:
+    """One Clockify workspace. Records are plain dicts keyed by id; the API shapes them on the way out."""
+
+    id: str
+    name: str
+    currency: str = "USD"
+    # Workspace-level settings Clockify keeps: approval period, week start, plan and features.
+    settings: dict[str, Any] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    time_entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries_by_user: dict[str, list[str]] = field(default_factory=dict)
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    holidays: dict[str, dict[str, Any]] = field(default_factory=dict)
+    time_off: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoice_settings: dict[str, Any] = field(default_factory=dict)
+    # Structured add-on settings ({"tabs": [...]}) as GET /addon/workspaces/{ws}/settings returns them.
+    addon_settings: dict[str, Any] = field(default_factory=lambda: {"tabs": []})
+    # Webhooks created by users (not by an add-on) through the Webhooks API.
+    user_webhooks: list[dict[str, Any]] = field(default_factory=list)
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        found = self.users.get(user_id)
+        if found is None:
+            raise NotFound("User")
+        return found
+
+    def managed_user_ids(self, manager_id: str) -> set[str]:
+        """Users in the groups `manager_id` manages as a team manager."""
+        ids: set[str] = set()
+        for group in self.groups.values():
+            if manager_id in group["teamManagerIds"]:
+                ids.update(group["userIds"])
+        return ids
+
+    def entries_of(self, user_id: str) -> list[dict[str, Any]]:
+        return [self.time_entries[i] for i in self.entries_by_user.get(user_id, []) if i in self.time_entries]
 
 
 class World:
     """All sandbox state. Mutations happen under `lock` and announce themselves through `emit`."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
         self.lock = threading.RLock()
         self.workspaces: dict[str, Any] = {}
         # workspace id → Closeout's installation there (absent when not installed)
         self.installations: dict[str, AddonInstallation] = {}
         self._listeners: list[Listener] = []
+        # The clock every timestamp comes from; seed_world fixes `today` so generated data is stable.
+        self._now = now or (lambda: datetime.now(UTC))
+        self.today: date | None = None
+        self._ids = itertools.count(1)
 
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(workspace_id, event_type, payload)` on every change (webhook delivery hooks in)."""
@@ -27,6 +174,724 @@ class World:
     def emit(self, workspace_id: str, event_type: str, payload: dict[str, Any]) -> None:
         for listener in list(self._listeners):
             listener(workspace_id, event_type, payload)
+
+    # ---- plumbing ---------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self._now()
+
+    def set_clock(self, now: Callable[[], datetime]) -> None:
+        self._now = now
+
+    def new_id(self) -> str:
+        """A 24-hex id like Clockify's ObjectIds; sequential so a seeded world is reproducible."""
+        return f"5f{next(self._ids):022x}"
+
+    def workspace(self, workspace_id: str) -> Workspace:
+        found = self.workspaces.get(workspace_id)
+        if not isinstance(found, Workspace):
+            raise NotFound("Workspace")
+        return found
+
+    def user_for_role(self, workspace_id: str, role: str) -> str:
+        """A user id to act as: OWNER, ADMIN (WORKSPACE_ADMIN), TEAM_MANAGER or MEMBER."""
+        wanted = {"ADMIN": ROLE_ADMIN}.get(role.upper(), role.upper())
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            for user in ws.users.values():
+                if user["status"] != "ACTIVE":
+                    continue
+                if (user["role"] or ROLE_MEMBER) == wanted:
+                    return str(user["id"])
+        raise NotFound(f"A user with role {role}")
+
+    def role_of(self, workspace_id: str, user_id: str) -> str:
+        """OWNER, WORKSPACE_ADMIN, TEAM_MANAGER or MEMBER."""
+        with self.lock:
+            user = self.workspace(workspace_id).users.get(user_id)
+            return (user["role"] or ROLE_MEMBER) if user else ROLE_MEMBER
+
+    # ---- users ------------------------------------------------------------------------------------
+
+    def add_user(self, workspace_id: str, name: str, email: str, **extra: Any) -> dict[str, Any]:
+        """A user joins the workspace (USER_JOINED_WORKSPACE)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            user = new_user(self.new_id(), name, email, **extra)
+            ws.users[user["id"]] = user
+            payload = user_event_payload(ws, user)
+        self.emit(workspace_id, "USER_JOINED_WORKSPACE", payload)
+        return user
+
+    def set_user_status(self, workspace_id: str, user_id: str, status: str) -> dict[str, Any]:
+        """Deactivate (INACTIVE) or reactivate (ACTIVE) a member."""
+        if status not in ("ACTIVE", "INACTIVE"):
+            raise WorldError(400, "status must be ACTIVE or INACTIVE")
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            user = ws.user(user_id)
+            changed = user["status"] != status
+            user["status"] = status
+            payload = user_event_payload(ws, user)
+        if changed:
+            event = "USER_DEACTIVATED_ON_WORKSPACE" if status == "INACTIVE" else "USER_ACTIVATED_ON_WORKSPACE"
+            self.emit(workspace_id, event, payload)
+        return user
+
+    # ---- time entries -----------------------------------------------------------------------------
+
+    def add_time_entry(
+        self,
+        workspace_id: str,
+        user_id: str,
+        start: datetime,
+        end: datetime | None,
+        *,
+        project_id: str | None = None,
+        task_id: str | None = None,
+        description: str = "",
+        billable: bool | None = None,
+        tag_ids: list[str] | None = None,
+        entry_type: str = "REGULAR",
+        emit: bool = True,
+    ) -> dict[str, Any]:
+        """Track time for a user (NEW_TIME_ENTRY)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            ws.user(user_id)
+            project = None
+            if project_id:
+                project = ws.projects.get(project_id)
+                if project is None:
+                    raise NotFound("Project")
+            if end is not None and end < start:
+                raise WorldError(400, "End time must be after start time")
+            entry = {
+                "id": self.new_id(),
+                "workspaceId": workspace_id,
+                "userId": user_id,
+                "description": description,
+                "projectId": project_id,
+                "taskId": task_id,
+                "tagIds": list(tag_ids or []),
+                "billable": bool(project["billable"]) if billable is None and project else bool(billable),
+                "start": start,
+                "end": end,
+                "type": entry_type,
+                "isLocked": False,
+                "invoiced": False,
+                "approvalRequestId": None,
+            }
+            ws.time_entries[entry["id"]] = entry
+            ws.entries_by_user.setdefault(user_id, []).append(entry["id"])
+            payload = time_entry_event_payload(ws, entry) if emit else None
+        if payload is not None:
+            self.emit(workspace_id, "NEW_TIME_ENTRY", payload)
+        return entry
+
+    def update_time_entry(self, workspace_id: str, entry_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Replace an entry's editable fields (TIME_ENTRY_UPDATED); approved (locked) entries refuse."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            entry = ws.time_entries.get(entry_id)
+            if entry is None:
+                raise NotFound("Time entry")
+            if entry["isLocked"]:
+                raise WorldError(400, "Time entry is locked", 501)
+            if "projectId" in changes and changes["projectId"] and changes["projectId"] not in ws.projects:
+                raise NotFound("Project")
+            start = changes.get("start", entry["start"])
+            end = changes.get("end", entry["end"])
+            if end is not None and end < start:
+                raise WorldError(400, "End time must be after start time")
+            entry.update(changes)
+            payload = time_entry_event_payload(ws, entry)
+        self.emit(workspace_id, "TIME_ENTRY_UPDATED", payload)
+        return entry
+
+    def delete_time_entry(self, workspace_id: str, entry_id: str) -> dict[str, Any]:
+        """Remove an entry (TIME_ENTRY_DELETED)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            entry = ws.time_entries.get(entry_id)
+            if entry is None:
+                raise NotFound("Time entry")
+            if entry["isLocked"]:
+                raise WorldError(400, "Time entry is locked", 501)
+            del ws.time_entries[entry_id]
+            ws.entries_by_user[entry["userId"]].remove(entry_id)
+            payload = time_entry_event_payload(ws, entry)
+        self.emit(workspace_id, "TIME_ENTRY_DELETED", payload)
+        return entry
+
+    def mark_invoiced(self, workspace_id: str, entry_ids: list[str], invoiced: bool) -> None:
+        """PATCH …/time-entries/invoiced: all ids must exist, else nothing changes."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            missing = [i for i in entry_ids if i not in ws.time_entries]
+            if missing:
+                raise NotFound("Time entry")
+            for entry_id in entry_ids:
+                ws.time_entries[entry_id]["invoiced"] = invoiced
+
+    # ---- approvals --------------------------------------------------------------------------------
+
+    def submit_approval(
+        self,
+        workspace_id: str,
+        user_id: str,
+        period_start: datetime,
+        period: str | None = None,
+        *,
+        by_user_id: str | None = None,
+        emit: bool = True,
+    ) -> dict[str, Any]:
+        """Submit `user_id`'s timesheet for the period starting at `period_start` (NEW_APPROVAL_REQUEST)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            owner = ws.user(user_id)
+            configured = ws.settings.get("approvalPeriod", "WEEKLY")
+            period = period or configured
+            if period not in APPROVAL_PERIODS:
+                raise WorldError(400, f"period must be one of {', '.join(APPROVAL_PERIODS)}")
+            if period != configured:
+                raise WorldError(400, "Approval period does not match the workspace approval period setting")
+            start, end = period_bounds(period, period_start, ws.settings.get("weekStart", "MONDAY"))
+            for other in ws.approvals.values():
+                if other["userId"] == user_id and other["start"] == start and other["state"] in ("PENDING", "APPROVED"):
+                    raise WorldError(400, "Approval request for this period already exists", 501)
+            now = self.now()
+            creator = by_user_id or user_id
+            request = {
+                "id": self.new_id(),
+                "workspaceId": workspace_id,
+                "userId": user_id,
+                "creatorId": creator,
+                "period": period,
+                "start": start,
+                "end": end,
+                "state": "PENDING",
+                "note": None,
+                "updatedAt": now,
+                "updatedBy": creator,
+                "createdAt": now,
+            }
+            ws.approvals[request["id"]] = request
+            self._attach_entries(ws, request)
+            payload = approval_event_payload(ws, request)
+            _ = owner
+        if emit:
+            self.emit(workspace_id, "NEW_APPROVAL_REQUEST", payload)
+        return request
+
+    def resubmit_approval(
+        self, workspace_id: str, user_id: str, period_start: datetime, *, by_user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Re-submit a rejected or withdrawn period: it goes back to PENDING (APPROVAL_REQUEST_STATUS_UPDATED)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            ws.user(user_id)
+            start, _ = period_bounds(
+                ws.settings.get("approvalPeriod", "WEEKLY"), period_start, ws.settings.get("weekStart", "MONDAY")
+            )
+            candidates = [a for a in ws.approvals.values() if a["userId"] == user_id and a["start"] == start]
+            if any(a["state"] in ("PENDING", "APPROVED") for a in candidates):
+                pending = [a for a in candidates if a["state"] in ("PENDING", "APPROVED")]
+                return pending[0]
+            reopenable = [
+                a for a in candidates if a["state"] in ("REJECTED", "WITHDRAWN_SUBMISSION", "WITHDRAWN_APPROVAL")
+            ]
+            if not reopenable:
+                raise NotFound("Approval request")
+            request = max(reopenable, key=lambda a: a["updatedAt"])
+            request.update(state="PENDING", note=None, updatedAt=self.now(), updatedBy=by_user_id or user_id)
+            self._attach_entries(ws, request)
+            payload = approval_event_payload(ws, request)
+        self.emit(workspace_id, "APPROVAL_REQUEST_STATUS_UPDATED", payload)
+        return request
+
+    def decide_approval(
+        self,
+        workspace_id: str,
+        request_id: str,
+        state: str,
+        note: str | None = None,
+        *,
+        by_user_id: str | None = None,
+        emit: bool = True,
+    ) -> dict[str, Any]:
+        """Move a request along Clockify's flow (APPROVAL_REQUEST_STATUS_UPDATED); other moves are a 400."""
+        if state not in APPROVAL_STATES:
+            raise WorldError(400, f"state must be one of {', '.join(APPROVAL_STATES)}")
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            request = ws.approvals.get(request_id)
+            if request is None:
+                raise NotFound("Approval request")
+            if state not in APPROVAL_TRANSITIONS[request["state"]]:
+                raise WorldError(400, f"Approval request in state {request['state']} cannot become {state}", 501)
+            request.update(state=state, note=note, updatedAt=self.now(), updatedBy=by_user_id or request["userId"])
+            locked = state == "APPROVED"
+            for entry in self._period_entries(ws, request):
+                entry["isLocked"] = locked
+                if state in ("WITHDRAWN_SUBMISSION", "WITHDRAWN_APPROVAL", "REJECTED"):
+                    entry["approvalRequestId"] = None
+            payload = approval_event_payload(ws, request)
+        if emit:
+            self.emit(workspace_id, "APPROVAL_REQUEST_STATUS_UPDATED", payload)
+        return request
+
+    def _period_entries(self, ws: Workspace, request: dict[str, Any]) -> list[dict[str, Any]]:
+        return [e for e in ws.entries_of(request["userId"]) if request["start"] <= e["start"] < request["end"]]
+
+    def _attach_entries(self, ws: Workspace, request: dict[str, Any]) -> None:
+        for entry in self._period_entries(ws, request):
+            entry["approvalRequestId"] = request["id"]
+
+    def approval_entries(self, workspace_id: str, request_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            request = ws.approvals.get(request_id)
+            if request is None:
+                raise NotFound("Approval request")
+            return self._period_entries(ws, request)
+
+    # ---- invoices ---------------------------------------------------------------------------------
+
+    def create_invoice(
+        self,
+        workspace_id: str,
+        client_id: str,
+        number: str,
+        currency: str,
+        issued: datetime,
+        due: datetime,
+        *,
+        by_user_id: str | None = None,
+        items: list[dict[str, Any]] | None = None,
+        emit: bool = True,
+    ) -> dict[str, Any]:
+        """A new UNSENT invoice for a client (NEW_INVOICE)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            client = ws.clients.get(client_id)
+            if client is None:
+                raise NotFound("Client")
+            invoice = {
+                "id": self.new_id(),
+                "workspaceId": workspace_id,
+                "number": number,
+                "clientId": client_id,
+                "currency": currency,
+                "issuedDate": issued,
+                "dueDate": due,
+                "status": "UNSENT",
+                "items": list(items or []),
+                "taxPercent": 0.0,
+                "tax2Percent": 0.0,
+                "discountPercent": 0.0,
+                "note": "",
+                "subject": "",
+                "billFrom": ws.name,
+                "companyId": None,
+                "userId": by_user_id,
+                "payments": [],
+            }
+            ws.invoices[invoice["id"]] = invoice
+            payload = invoice_event_payload(ws, invoice)
+        if emit:
+            self.emit(workspace_id, "NEW_INVOICE", payload)
+        return invoice
+
+    def invoice(self, workspace_id: str, invoice_id: str) -> dict[str, Any]:
+        ws = self.workspace(workspace_id)
+        invoice = ws.invoices.get(invoice_id)
+        if invoice is None:
+            raise NotFound("Invoice")
+        return invoice
+
+    def update_invoice(self, workspace_id: str, invoice_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """PUT: the whole editable document is replaced (fields left out are reset)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            invoice = self.invoice(workspace_id, invoice_id)
+            if fields.get("clientId") and fields["clientId"] not in ws.clients:
+                raise NotFound("Client")
+            invoice.update(
+                {
+                    "number": fields["number"],
+                    "currency": fields["currency"],
+                    "issuedDate": fields["issuedDate"],
+                    "dueDate": fields["dueDate"],
+                    "taxPercent": float(fields["taxPercent"]),
+                    "tax2Percent": float(fields["tax2Percent"]),
+                    "discountPercent": float(fields["discountPercent"]),
+                    # Full replacement (platform.md quirk 1): absent optional fields are cleared.
+                    "note": fields.get("note") or "",
+                    "subject": fields.get("subject") or "",
+                    "clientId": fields.get("clientId") or invoice["clientId"],
+                    "companyId": fields.get("companyId"),
+                }
+            )
+            payload = invoice_event_payload(ws, invoice)
+        self.emit(workspace_id, "INVOICE_UPDATED", payload)
+        return invoice
+
+    def set_invoice_status(self, workspace_id: str, invoice_id: str, status: str) -> dict[str, Any]:
+        if status not in INVOICE_STATUSES:
+            raise WorldError(400, f"invoiceStatus must be one of {', '.join(INVOICE_STATUSES)}")
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            invoice = self.invoice(workspace_id, invoice_id)
+            invoice["status"] = status
+            payload = invoice_event_payload(ws, invoice)
+        self.emit(workspace_id, "INVOICE_UPDATED", payload)
+        return invoice
+
+    def add_payment(
+        self,
+        workspace_id: str,
+        invoice_id: str,
+        amount: int,
+        paid_at: datetime,
+        note: str = "",
+        *,
+        by_user_id: str | None = None,
+        emit: bool = True,
+    ) -> dict[str, Any]:
+        """Record a payment; the status follows the balance (PAID / PARTIALLY_PAID)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            invoice = self.invoice(workspace_id, invoice_id)
+            if invoice["status"] == "VOID":
+                raise WorldError(400, "Cannot add a payment to a void invoice", 501)
+            totals = invoice_totals(invoice)
+            if amount > totals["balance"]:
+                raise WorldError(400, "Payment amount exceeds the invoice balance", 501)
+            invoice["payments"].append(
+                {"id": self.new_id(), "amount": amount, "date": paid_at, "note": note, "author": by_user_id}
+            )
+            self._status_from_balance(invoice)
+            payload = invoice_event_payload(ws, invoice)
+        if emit:
+            self.emit(workspace_id, "INVOICE_UPDATED", payload)
+        return invoice
+
+    def delete_payment(self, workspace_id: str, invoice_id: str, payment_id: str) -> dict[str, Any]:
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            invoice = self.invoice(workspace_id, invoice_id)
+            kept = [p for p in invoice["payments"] if p["id"] != payment_id]
+            if len(kept) == len(invoice["payments"]):
+                raise NotFound("Payment")
+            invoice["payments"] = kept
+            self._status_from_balance(invoice)
+            payload = invoice_event_payload(ws, invoice)
+        self.emit(workspace_id, "INVOICE_UPDATED", payload)
+        return invoice
+
+    def _status_from_balance(self, invoice: dict[str, Any]) -> None:
+        totals = invoice_totals(invoice)
+        if totals["paid"] and totals["balance"] <= 0:
+            invoice["status"] = "PAID"
+        elif totals["paid"]:
+            invoice["status"] = "PARTIALLY_PAID"
+        elif invoice["status"] in ("PAID", "PARTIALLY_PAID"):
+            invoice["status"] = "SENT"
+
+    def duplicate_invoice(self, workspace_id: str, invoice_id: str, *, by_user_id: str | None = None) -> dict:
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            source = self.invoice(workspace_id, invoice_id)
+            copy = {
+                **source,
+                "id": self.new_id(),
+                "number": _next_invoice_number(ws),
+                "status": "UNSENT",
+                "payments": [],
+                "items": [dict(i, timeEntryIds=[]) for i in source["items"]],
+                "userId": by_user_id or source["userId"],
+            }
+            ws.invoices[copy["id"]] = copy
+            payload = invoice_event_payload(ws, copy)
+        self.emit(workspace_id, "NEW_INVOICE", payload)
+        return copy
+
+    def delete_invoice(self, workspace_id: str, invoice_id: str) -> None:
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            self.invoice(workspace_id, invoice_id)
+            del ws.invoices[invoice_id]
+
+    # ---- scheduling -------------------------------------------------------------------------------
+
+    def create_assignment(
+        self,
+        workspace_id: str,
+        user_id: str,
+        project_id: str,
+        start: date,
+        end: date,
+        hours_per_day: float,
+        *,
+        billable: bool | None = None,
+        note: str = "",
+        include_non_working_days: bool = False,
+        start_time: str | None = None,
+        published: bool = False,
+        series_id: str | None = None,
+        repeat: bool = False,
+        weeks: int | None = None,
+        emit: bool = True,
+    ) -> dict[str, Any]:
+        """Schedule a user on a project for a date range (ASSIGNMENT_CREATED)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            ws.user(user_id)
+            project = ws.projects.get(project_id)
+            if project is None:
+                raise NotFound("Project")
+            if end < start:
+                raise WorldError(400, "End date must not be before start date")
+            assignment = {
+                "id": self.new_id(),
+                "workspaceId": workspace_id,
+                "userId": user_id,
+                "projectId": project_id,
+                "start": start,
+                "end": end,
+                "hoursPerDay": float(hours_per_day),
+                "billable": project["billable"] if billable is None else bool(billable),
+                "note": note,
+                "includeNonWorkingDays": include_non_working_days,
+                "startTime": start_time or "09:00",
+                "published": published,
+                "seriesId": series_id,
+                "repeat": repeat,
+                "weeks": weeks,
+            }
+            ws.assignments[assignment["id"]] = assignment
+            payload = assignment_event_payload(assignment)
+        if emit:
+            self.emit(workspace_id, "ASSIGNMENT_CREATED", payload)
+        return assignment
+
+    def update_assignment(self, workspace_id: str, assignment_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            assignment = ws.assignments.get(assignment_id)
+            if assignment is None:
+                raise NotFound("Assignment")
+            start = changes.get("start", assignment["start"])
+            end = changes.get("end", assignment["end"])
+            if end < start:
+                raise WorldError(400, "End date must not be before start date")
+            assignment.update(changes)
+            assignment["published"] = False
+            payload = assignment_event_payload(assignment)
+        self.emit(workspace_id, "ASSIGNMENT_UPDATED", payload)
+        return assignment
+
+    def delete_assignment(self, workspace_id: str, assignment_id: str) -> dict[str, Any]:
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            assignment = ws.assignments.pop(assignment_id, None)
+            if assignment is None:
+                raise NotFound("Assignment")
+            payload = assignment_event_payload(assignment)
+        self.emit(workspace_id, "ASSIGNMENT_DELETED", payload)
+        return assignment
+
+    def publish_assignments(
+        self, workspace_id: str, start: date, end: date, user_ids: set[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Publish every assignment overlapping [start, end] (optionally of some users): ASSIGNMENT_PUBLISHED each."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            published = []
+            for assignment in ws.assignments.values():
+                if assignment["end"] < start or assignment["start"] > end:
+                    continue
+                if user_ids is not None and assignment["userId"] not in user_ids:
+                    continue
+                if not assignment["published"]:
+                    assignment["published"] = True
+                    published.append(assignment)
+            payloads = [assignment_event_payload(a) for a in published]
+        for payload in payloads:
+            self.emit(workspace_id, "ASSIGNMENT_PUBLISHED", payload)
+        return published
+
+
+def _next_invoice_number(ws: Workspace) -> str:
+    numbers = [int(i["number"]) for i in ws.invoices.values() if str(i["number"]).isdigit()]
+    return str(max(numbers, default=0) + 1)
+
+
+def new_user(user_id: str, name: str, email: str, **extra: Any) -> dict[str, Any]:
+    """A user record with Clockify's defaults; `extra` overrides any field."""
+    user = {
+        "id": user_id,
+        "name": name,
+        "email": email,
+        "status": "ACTIVE",  # membership status on the workspace
+        "accountStatus": "ACTIVE",
+        "role": None,  # OWNER | WORKSPACE_ADMIN | TEAM_MANAGER | None (member)
+        "timeZone": "Europe/Berlin",
+        "dateFormat": "DD/MM/YYYY",
+        "timeFormat": "HOUR24",
+        "weekStart": "MONDAY",
+        "workCapacity": "PT8H",
+        "workingDays": list(WEEKDAYS[:5]),
+        "hourlyRate": 5000,
+        "costRate": 3000,
+        "lang": "EN",
+        "theme": "DEFAULT",
+    }
+    user.update(extra)
+    return user
+
+
+def invoice_totals(invoice: dict[str, Any]) -> dict[str, int]:
+    """Money of an invoice in minor units: subtotal, discount, taxes, amount, paid, balance."""
+    subtotal = sum(int(item.get("amount", 0)) for item in invoice["items"])
+    discount_amount = round(subtotal * invoice["discountPercent"] / 100)
+    taxable = subtotal - discount_amount
+    tax_amount = round(taxable * invoice["taxPercent"] / 100)
+    tax2_amount = round(taxable * invoice["tax2Percent"] / 100)
+    amount = taxable + tax_amount + tax2_amount
+    paid = sum(int(p["amount"]) for p in invoice["payments"])
+    return {
+        "subtotal": subtotal,
+        "discountAmount": discount_amount,
+        "taxAmount": tax_amount,
+        "tax2Amount": tax2_amount,
+        "amount": amount,
+        "paid": paid,
+        "balance": amount - paid,
+    }
+
+
+# ---- webhook payloads (platform.md §6) ------------------------------------------------------------
+
+
+def approval_event_payload(ws: Workspace, request: dict[str, Any]) -> dict[str, Any]:
+    owner = ws.users.get(request["userId"], {})
+    updater = ws.users.get(request["updatedBy"], {})
+    creator = ws.users.get(request["creatorId"], {})
+    return {
+        "id": request["id"],
+        "workspaceId": ws.id,
+        "dateRange": {"start": iso(request["start"]), "end": iso(request["end"] - timedelta(milliseconds=1))},
+        "owner": {
+            "userId": request["userId"],
+            "userName": owner.get("name"),
+            "timeZone": owner.get("timeZone"),
+            "startOfWeek": owner.get("weekStart", "MONDAY"),
+        },
+        "creator": {
+            "userId": request["creatorId"],
+            "userName": creator.get("name"),
+            "userEmail": creator.get("email"),
+        },
+        "status": {
+            "state": request["state"],
+            "updatedBy": request["updatedBy"],
+            "updatedByUserName": updater.get("name"),
+            "updatedAt": iso(request["updatedAt"]),
+            "note": request["note"],
+        },
+    }
+
+
+def time_entry_event_payload(ws: Workspace, entry: dict[str, Any]) -> dict[str, Any]:
+    user = ws.users.get(entry["userId"], {})
+    project = ws.projects.get(entry["projectId"] or "")
+    rate = project["hourlyRate"] if project else user.get("hourlyRate", 0)
+    end = entry["end"]
+    return {
+        "id": entry["id"],
+        "description": entry["description"],
+        "tagIds": entry["tagIds"],
+        "userId": entry["userId"],
+        "billable": entry["billable"],
+        "taskId": entry["taskId"],
+        "projectId": entry["projectId"],
+        "timeInterval": {
+            "start": iso(entry["start"]),
+            "end": iso(end),
+            "duration": iso_duration((end - entry["start"]).total_seconds()) if end else None,
+        },
+        "workspaceId": ws.id,
+        "isLocked": entry["isLocked"],
+        "hourlyRate": {"amount": rate, "currency": ws.currency},
+        "costRate": {"amount": user.get("costRate", 0), "currency": ws.currency},
+        "customFieldValues": [],
+        "project": (
+            {
+                "id": project["id"],
+                "name": project["name"],
+                "clientId": project["clientId"],
+                "clientName": ws.clients.get(project["clientId"] or "", {}).get("name"),
+                "billable": project["billable"],
+                "color": project["color"],
+            }
+            if project
+            else None
+        ),
+        "task": None,
+        "user": {"id": entry["userId"], "name": user.get("name"), "status": user.get("status")},
+        "tags": [],
+    }
+
+
+def invoice_event_payload(ws: Workspace, invoice: dict[str, Any]) -> dict[str, Any]:
+    client = ws.clients.get(invoice["clientId"], {})
+    totals = invoice_totals(invoice)
+    return {
+        "id": invoice["id"],
+        "number": invoice["number"],
+        "status": invoice["status"],
+        "issuedDate": iso(invoice["issuedDate"]),
+        "dueDate": iso(invoice["dueDate"]),
+        "subtotal": totals["subtotal"],
+        # Read side scales percents x100 (platform.md quirk 1).
+        "discount": invoice["discountPercent"] * 100,
+        "tax": invoice["taxPercent"] * 100,
+        "tax2": invoice["tax2Percent"] * 100,
+        "discountAmount": totals["discountAmount"],
+        "taxAmount": totals["taxAmount"],
+        "tax2Amount": totals["tax2Amount"],
+        "amount": totals["amount"],
+        "currency": invoice["currency"],
+        "subject": invoice["subject"],
+        "note": invoice["note"],
+        "clientId": invoice["clientId"],
+        "clientName": client.get("name"),
+        "clientAddress": client.get("address"),
+        "userId": invoice["userId"],
+        "workspaceId": ws.id,
+        "items": [dict(item) for item in invoice["items"]],
+    }
+
+
+def assignment_event_payload(assignment: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "workspaceId": assignment["workspaceId"],
+        "userId": assignment["userId"],
+        "projectId": assignment["projectId"],
+        "assignmentId": assignment["id"],
+    }
+
+
+def user_event_payload(ws: Workspace, user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": user["id"],
+        "name": user["name"],
+        "email": user["email"],
+        "workspaceId": ws.id,
+        "status": user["status"],
+    }
 
 
 @dataclass

@@ -1,0 +1,162 @@
+"""What Clockify checks before an API call runs: the add-on token, its workspace, scopes, role and rate limit."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from flask import current_app, g, jsonify, request
+from werkzeug.wrappers import Response
+
+from .world import ADMIN_ROLES, ROLE_MEMBER, ROLE_OWNER, ROLE_TEAM_MANAGER, AddonInstallation, World, WorldError
+
+# endpoint name → the manifest scope it needs (None: any installed add-on may call it)
+SCOPES: dict[str, str | None] = {}
+
+
+def needs(scope: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare the scope a view needs; the gate refuses calls outside the installation's scopes with 403."""
+
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view._sandbox_scope = scope  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+class RateLimiter:
+    """At most `limit` requests in any rolling `window` seconds per key; thread-safe and exact (sliding log)."""
+
+    def __init__(self, limit: int, window: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+
+    def hit(self, key: tuple[str, str]) -> float | None:
+        """Count one request; None when allowed, else the seconds until the oldest counted one leaves the window."""
+        with self._lock:
+            now = self._clock()
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(hits[0] + self.window - now, 0.001)
+            hits.append(now)
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+@dataclass
+class Actor:
+    """Who is calling: the add-on with its installation token, or a user through the add-on's user token."""
+
+    workspace_id: str
+    addon_id: str
+    user_id: str
+    role: str  # OWNER | WORKSPACE_ADMIN | TEAM_MANAGER | MEMBER
+    is_installation: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_installation or self.role in ADMIN_ROLES
+
+    def can_manage(self, world: World, user_id: str) -> bool:
+        """May decide for or act on behalf of `user_id` (admins anyone; team managers their teams)."""
+        if self.is_admin:
+            return True
+        if self.role == ROLE_TEAM_MANAGER:
+            return user_id in world.workspace(self.workspace_id).managed_user_ids(self.user_id)
+        return False
+
+    def can_see(self, world: World, user_id: str) -> bool:
+        return user_id == self.user_id or self.can_manage(world, user_id)
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise WorldError(403, "Access denied: workspace admin role required", 403)
+
+
+def error(status: int, message: str, code: int | None = None, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify({"message": message, "code": code if code is not None else status})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def sandbox() -> Any:
+    return current_app.extensions["sandbox"]
+
+
+def limiter() -> RateLimiter:
+    box = sandbox()
+    found = box.extras.get("rate_limiter")
+    if found is None:
+        with box.world.lock:
+            found = box.extras.get("rate_limiter")
+            if found is None:
+                found = RateLimiter(int(box.config.get("SANDBOX_RATE_LIMIT", 50)))
+                box.extras["rate_limiter"] = found
+    return found  # type: ignore[no-any-return]
+
+
+def check_request() -> Response | None:
+    """before_request for /api and /reports: 401, 403 or 429 as Clockify answers them; sets g.actor."""
+    token = request.headers.get("X-Addon-Token", "")
+    if not token:
+        return error(401, "Full authentication is required to access this resource")
+    box = sandbox()
+    try:
+        claims = box.signer.decode(token)
+    except jwt.InvalidTokenError:
+        return error(401, "Invalid or expired token")
+    workspace_id = str(claims.get("workspaceId") or "")
+    addon_id = str(claims.get("addonId") or "")
+    path_workspace = (request.view_args or {}).get("ws")
+    world: World = box.world
+    with world.lock:
+        installation: AddonInstallation | None = world.installations.get(workspace_id)
+        if installation is None or installation.addon_id != addon_id:
+            return error(401, "Addon is not installed on this workspace")
+        if path_workspace is not None and path_workspace != workspace_id:
+            return error(403, "Access denied: the token belongs to another workspace")
+        if not installation.is_active:
+            return error(403, "API is not accessible: the addon is inactive")
+        is_installation = token == installation.installation_token
+        user_id = str(claims.get("user") or "")
+        if not is_installation and (not user_id or "exp" not in claims):
+            return error(401, "Token is not an installation or user token")
+        ws = world.workspaces.get(workspace_id)
+        if ws is None:
+            return error(404, "Workspace not found")
+        if not is_installation:
+            user = ws.users.get(user_id)
+            if user is None or user["status"] != "ACTIVE":
+                return error(401, "User is not an active member of the workspace")
+            role = user["role"] or ROLE_MEMBER
+        else:
+            role = ROLE_OWNER
+            if not user_id or user_id not in ws.users:
+                user_id = next((u["id"] for u in ws.users.values() if u["role"] == ROLE_OWNER), "")
+        scopes = set(installation.scopes)
+    retry = limiter().hit((workspace_id, addon_id))
+    if retry is not None:
+        # Clockify: 50 requests/second per add-on per workspace (API reference, "Rate limiting").
+        return error(429, "Too many requests", 429, {"Retry-After": str(max(1, math.ceil(retry)))})
+    view = current_app.view_functions.get(request.endpoint or "")
+    scope = getattr(view, "_sandbox_scope", None)
+    if scope and scope not in scopes:
+        return error(403, f"Addon with id {addon_id} does not have permission {scope}")
+    g.actor = Actor(workspace_id, addon_id, user_id, role, is_installation)
+    return None
