@@ -152,8 +152,8 @@ def _page(template: str, page: str, **context: Any) -> Response:
     return response
 
 
-def _addon_origin() -> str:
-    manifest = _manifest() or {}
+def _addon_origin(manifest: dict[str, Any] | None = None) -> str:
+    manifest = manifest or _manifest() or {}
     parts = urlsplit(str(manifest.get("baseUrl", "")))
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
 
@@ -289,7 +289,7 @@ def addon_settings() -> Response:
         installation=installation,
         listing=listing,
         frame=frame,
-        frame_origin=_addon_origin(),
+        frame_origin=_addon_origin(listing),
         recent_deliveries=recent,
         has_settings=isinstance(settings_path, str),
     )
