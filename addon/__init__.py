@@ -32,9 +32,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
 
     from . import errors, models  # noqa: F401  (models register their tables on db.metadata)
-    from .blueprints import components, lifecycle, meta, settings, webhooks
+    from .blueprints import activity, components, lifecycle, meta, settings, webhooks
 
-    for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, settings.bp, *components.blueprints()):
+    for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, settings.bp, activity.bp, *components.blueprints()):
         app.register_blueprint(blueprint)
     errors.register(app)
     from . import jobs
