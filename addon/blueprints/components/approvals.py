@@ -166,7 +166,21 @@ def queue() -> Response:
     view = _view()
     sync_error = _sync(view) if request.args.get("refresh") else None
     context = _queue_context(view, approvals.parse_filters(request.args))
-    return render("approvals/page.html", "approvals/_queue.html", auth=g.auth, sync_error=sync_error, **context)
+    return render("approvals/_queue.html", "approvals/_queue.html", auth=g.auth, sync_error=sync_error, **context)
+
+
+@bp.get(BASE + "/evaluations")
+@requires_user()
+def evaluations() -> Response:
+    """The latest auto-approval evaluations the viewer may see."""
+    view = _view()
+    return render(
+        "approvals/_evaluations.html",
+        "approvals/_evaluations.html",
+        auth=g.auth,
+        evaluations=_evaluations(view),
+        base=BASE,
+    )
 
 
 @bp.get(BASE + "/version")
@@ -210,7 +224,7 @@ def _started(job: Any) -> Response:
 
     run_in_background("addon.services.approvals:run_decision_job", job.id)
     progress = approvals.job_progress(job.workspace_id, job.id)
-    response = render("approvals/page.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
+    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
     return response
 
 
@@ -223,7 +237,7 @@ def job(job_id: int) -> Response:
         approvals.store_user_token(view_job, g.auth.token)
         db.session.commit()
     progress = approvals.job_progress(g.installation.workspace_id, job_id)
-    response = render("approvals/page.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
+    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
     if progress.finished and request.args.get("poll"):
         summary = f"Approvals: {progress.done} done, {progress.failed} failed."
         trigger(
@@ -265,7 +279,7 @@ def missing() -> Response:
         except ClockifyError as exc:
             error = _clockify_message(exc, "Tracked time is unavailable")
     return render(
-        "approvals/page.html",
+        "approvals/_missing.html",
         "approvals/_missing.html",
         auth=g.auth,
         people=people,

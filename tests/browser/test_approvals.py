@@ -1,0 +1,210 @@
+"""Chromium drives the approvals tab against the sandbox: bulk approval, team visibility, auto-approval, expiry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from addon.jobs import jobs_for, start_consumer
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
+
+NOTE = "Checked against the plan — thanks!"
+
+
+@pytest.fixture
+def worker(app: Any, installed: Any) -> Iterator[Any]:
+    """Closeout's background worker: decision jobs and webhook processing run as in production."""
+    consumer = start_consumer(app, workers=2, max_delay=0.1)
+    yield consumer
+    consumer.stop(graceful=True)
+    jobs_for(app).huey.flush()
+
+
+def sandbox_approvals(sandbox: Any, workspace_id: str) -> dict[str, dict[str, Any]]:
+    with sandbox.world.lock:
+        return {k: dict(v) for k, v in sandbox.world.workspaces[workspace_id].approvals.items()}
+
+
+def wait_until(condition: Any, timeout: float = 15.0, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+def show_pending(page: Any) -> list[str]:
+    page.select_option("#filter-status", "PENDING")
+    page.wait_for_function(
+        "() => { const rows = document.querySelectorAll('[data-approval-id]');"
+        " return rows.length > 0 && [...rows].every(r => r.dataset.state === 'PENDING'); }"
+    )
+    return page.eval_on_selector_all("[data-approval-id]", "rows => rows.map(r => r.dataset.approvalId)")
+
+
+def test_an_owner_approves_thirty_requests_in_one_action(page, sandbox, installed, worker, open_component):
+    page.goto(open_component("OWNER", "approvals"))
+    ids = show_pending(page)
+    assert len(ids) >= 30
+
+    page.check("[data-select-all]")
+    page.fill("#decision-note", NOTE)
+    page.click("button:text-is('Approve selected')")
+
+    summary = page.wait_for_selector("[data-job-status=done]", timeout=30_000)
+    assert summary.get_attribute("data-done") == str(len(ids))
+    assert summary.get_attribute("data-failed") == "0"
+    held = sandbox_approvals(sandbox, installed.workspace_id)
+    assert all((held[i]["state"], held[i]["note"]) == ("APPROVED", NOTE) for i in ids)
+    # The queue reloads by itself once the job is done: the pending filter now shows nothing.
+    page.wait_for_selector("[data-empty]")
+    assert page.console_errors == []
+
+
+def test_a_team_manager_neither_sees_nor_decides_another_teams_requests(page, sandbox, installed, open_component):
+    manager_id = sandbox.state.user_id_for_role(installed.workspace_id, "TEAM_MANAGER")
+    with sandbox.world.lock:
+        managed = sandbox.world.workspaces[installed.workspace_id].managed_user_ids(manager_id) - {manager_id}
+    page.goto(open_component("TEAM_MANAGER", "approvals"))
+    page.wait_for_selector("#approvals-queue")
+    shown = set(page.eval_on_selector_all("[data-approval-id]", "rows => rows.map(r => r.dataset.userId)"))
+    assert shown and shown <= managed | {manager_id}
+
+    others = [
+        request_id
+        for request_id, held in sandbox_approvals(sandbox, installed.workspace_id).items()
+        if held["userId"] not in managed | {manager_id} and held["state"] == "PENDING"
+    ]
+    assert others
+    # A crafted htmx call with the manager's own valid token, naming another team's request.
+    status = page.evaluate(
+        """async (id) => {
+            const body = new URLSearchParams({action: 'approve', ids: id, note: 'sneaky'});
+            const r = await fetch(location.pathname + '/decisions', {method: 'POST', body,
+                headers: {'HX-Request': 'true', 'X-Addon-Token': window.Closeout.token()}});
+            return r.status;
+        }""",
+        others[0],
+    )
+    assert status == 403
+    assert sandbox_approvals(sandbox, installed.workspace_id)[others[0]]["state"] == "PENDING"
+
+
+def test_a_member_sees_only_their_own_timesheets_and_no_decisions(page, sandbox, installed, open_component):
+    member_id = sandbox.state.user_id_for_role(installed.workspace_id, "MEMBER")
+    page.goto(open_component("MEMBER", "approvals"))
+    page.wait_for_selector("#approvals-queue")
+    shown = set(page.eval_on_selector_all("[data-approval-id]", "rows => rows.map(r => r.dataset.userId)"))
+    assert shown <= {member_id}
+    assert page.locator("button:text-is('Approve selected')").count() == 0
+    assert page.locator("button:text-is('Approve')").count() == 0
+
+
+def submit_new_request(sandbox: Any, workspace_id: str) -> str:
+    """A person without a request for the last closed week submits one (NEW_APPROVAL_REQUEST)."""
+    held = sandbox_approvals(sandbox, workspace_id)
+    with sandbox.world.lock:
+        space = sandbox.world.workspaces[workspace_id]
+        week_start = max(a["start"] for a in held.values())
+        submitted = {a["userId"] for a in held.values() if a["start"] == week_start}
+        user_id = next(
+            u["id"] for u in space.users.values() if u["id"] not in submitted and u.get("status", "ACTIVE") == "ACTIVE"
+        )
+    response = sandbox.control(
+        "POST",
+        "/world/submit_approval",
+        {"workspace_id": workspace_id, "user_id": user_id, "period_start": week_start.isoformat(), "period": "WEEKLY"},
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["result"]["id"])
+
+
+LENIENT = {
+    "approvals.auto_enabled": True,
+    "approvals.tolerance_percent": 100,
+    "approvals.max_hours_per_day": 24,
+    "approvals.require_project": False,
+}
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "live"])
+def test_auto_approval_decides_a_new_request_and_the_open_tab_shows_it(
+    page, sandbox, installed, worker, open_component, app, dry_run
+):
+    from addon.extensions import db
+    from addon.models import WorkspaceSetting
+
+    with app.app_context():
+        for key, value in {**LENIENT, "approvals.dry_run": dry_run}.items():
+            row = db.session.scalar(db.select(WorkspaceSetting).filter_by(workspace_id=installed.workspace_id, key=key))
+            if row is None:
+                db.session.add(WorkspaceSetting(workspace_id=installed.workspace_id, key=key, value=value))
+            else:
+                row.value = value
+        db.session.commit()
+    page.goto(open_component("OWNER", "approvals"))
+    page.wait_for_selector("#approvals-auto")
+
+    request_id = submit_new_request(sandbox, installed.workspace_id)
+
+    evaluation = page.wait_for_selector(f"[data-evaluation-for='{request_id}']", timeout=30_000)
+    held = sandbox_approvals(sandbox, installed.workspace_id)[request_id]
+    if dry_run:
+        assert evaluation.get_attribute("data-outcome") in ("would_approve", "held")
+        assert held["state"] == "PENDING"
+    else:
+        assert evaluation.get_attribute("data-outcome") in ("approved", "held")
+        if evaluation.get_attribute("data-outcome") == "approved":
+            assert held["state"] == "APPROVED" and held["note"].startswith("Auto-approved by Closeout:")
+            page.wait_for_selector(f"[data-approval-id='{request_id}'][data-state='APPROVED']", timeout=15_000)
+
+
+def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_anything(
+    page, sandbox, installed, worker, app, closeout_live
+):
+    # Tokens that live 4 s, judged without leeway: the tab's token expires while the owner works.
+    sandbox.state.config["SANDBOX_USER_TOKEN_TTL"] = 4
+    app.config["TOKEN_LEEWAY_SECONDS"] = 0
+    # Slow PATCHes make the job outlive several tokens; its progress polls must refresh and carry on.
+    fault = sandbox.control(
+        "POST",
+        "/faults",
+        {"pattern": "/api/v1/workspaces/*/approval-requests/*", "methods": ["PATCH"], "latencyMs": 250},
+    )
+    assert fault.status_code in (200, 201), fault.text
+    refused: list[str] = []
+    page.on(
+        "response",
+        lambda r: (
+            refused.append(f"{r.request.method} {r.url}") if r.status == 401 and "/components/" in r.url else None
+        ),
+    )
+    # The host cannot hand out tokens for a while (a laptop asleep, a flaky network): the tab's expires.
+    host_down = {"now": True}
+    page.route("**/shell/token", lambda route: route.abort() if host_down["now"] else route.continue_())
+
+    page.goto(sandbox.url + "/approvals?tab=addon-approvals.tab")
+    frame = page.locator('[data-testid="addon-frame-approvals.tab"]').element_handle().content_frame()
+    frame.wait_for_selector("#approvals-queue")
+    ids = show_pending(frame)
+    frame.check("[data-select-all]")
+    frame.fill("#decision-note", NOTE)
+    frame.wait_for_function(
+        "() => { const t = window.Closeout.token(); const exp = JSON.parse(atob(t.split('.')[1].replace(/-/g,'+')"
+        ".replace(/_/g,'/'))).exp; return Date.now() / 1000 > exp + 0.5; }",
+        timeout=15_000,
+    )
+    host_down["now"] = False
+    frame.click("button:text-is('Approve selected')")
+
+    summary = frame.wait_for_selector("[data-job-status=done]", timeout=60_000)
+    assert summary.get_attribute("data-done") == str(len(ids))
+    assert any(r.startswith("POST") and r.endswith("/decisions") for r in refused), refused
+    held = sandbox_approvals(sandbox, installed.workspace_id)
+    assert all((held[i]["state"], held[i]["note"]) == ("APPROVED", NOTE) for i in ids)
+    assert frame.input_value("#decision-note") == NOTE
