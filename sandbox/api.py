@@ -99,6 +99,17 @@ def http_error(exc: HTTPException) -> Response:
     return error(exc.code or 500, exc.description or exc.name)
 
 
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def unrouted(exc: HTTPException) -> Response | HTTPException:
+    """Unknown API paths and methods answer JSON like the rest of the API (e.g. /time-entries/invoiced/bulk)."""
+    if request.path.startswith(("/api/", "/reports/")):
+        allowed = getattr(exc, "valid_methods", None)
+        headers = {"Allow": ", ".join(sorted(allowed))} if allowed else None
+        return error(exc.code or 404, "No such endpoint" if exc.code == 404 else "Method not allowed", headers=headers)
+    return exc
+
+
 def world() -> World:
     return sandbox().world  # type: ignore[no-any-return]
 
