@@ -19,7 +19,7 @@ from ..models import EntityVersion, Installation, utcnow
 # Capability modules that register handlers with @on / @reconciler; imported before dispatching so
 # their registrations exist in the web process and in the worker alike. Add a module here when it
 # starts handling events.
-CAPABILITIES: tuple[str, ...] = ("addon.services.approvals",)
+CAPABILITIES: tuple[str, ...] = ("addon.services.approvals", "addon.services.dashboard")
 
 
 @dataclass

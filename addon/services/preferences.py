@@ -9,7 +9,8 @@ Clockify cannot answer, the last known value (or the defaults) is used: formatti
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,26 @@ TTL = {
 }
 
 ClientFactory = Callable[[], ClockifyClient]
+
+
+def shared(client: ClockifyClient) -> ClientFactory:
+    """A factory handing out a client someone else owns (and closes): used by jobs that already hold one."""
+
+    def factory() -> ClockifyClient:
+        return client
+
+    factory.shared = True  # type: ignore[attr-defined]
+    return factory
+
+
+@contextmanager
+def _using(factory: ClientFactory) -> Iterator[ClockifyClient]:
+    client = factory()
+    try:
+        yield client
+    finally:
+        if not getattr(factory, "shared", False):
+            client.close()
 
 
 @dataclass(frozen=True)
@@ -111,11 +132,8 @@ def invalidate(workspace_id: str, scope: str | None = None) -> None:
 
 
 def _fetch_user(factory: ClientFactory) -> dict[str, Any]:
-    client = factory()
-    try:
+    with _using(factory) as client:
         user = client.get_current_user()
-    finally:
-        client.close()
     found = user.raw.get("settings")
     settings: dict[str, Any] = found if isinstance(found, dict) else {}
     return {
@@ -129,8 +147,7 @@ def _fetch_user(factory: ClientFactory) -> dict[str, Any]:
 
 
 def _fetch_workspace(factory: ClientFactory) -> dict[str, Any]:
-    client = factory()
-    try:
+    with _using(factory) as client:
         workspace = client.get_workspace()
         settings = workspace.settings
         period = settings.get("approvalPeriod")
@@ -141,8 +158,6 @@ def _fetch_workspace(factory: ClientFactory) -> dict[str, Any]:
             period, inferred_week_start = _period_from_requests(client)
             week_start = week_start or inferred_week_start
             source = "requests" if period else "default"
-    finally:
-        client.close()
     return {
         "name": workspace.name,
         "currency": workspace.currency,
@@ -169,14 +184,11 @@ def _period_from_requests(client: ClockifyClient) -> tuple[str | None, str | Non
 
 
 def _fetch_named(factory: ClientFactory, what: str) -> list[list[str]]:
-    client = factory()
-    try:
+    with _using(factory) as client:
         if what == "groups":
             items = [(g.id, g.name or g.id) for g in client.iter_user_groups()]
         else:
             items = [(c.id, c.name or c.id) for c in client.iter_clients(archived=False)]
-    finally:
-        client.close()
     return [[i, n] for i, n in sorted(items, key=lambda pair: pair[1].lower()) if i]
 
 

@@ -1,18 +1,96 @@
-"""The `sidebar` component: the period-close dashboard."""
+"""The `sidebar` component: the period-close dashboard (admins: every figure; others: their own hours)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g
+import logging
+from typing import Any
+from urllib.parse import urlsplit
 
-from ...htmx import render
+from flask import Blueprint, Response, current_app, g
+
+from ...clockify import ClockifyError
+from ...extensions import db
+from ...htmx import render, toast
 from ...manifest import component_paths
-from ...security import requires_user
+from ...models import Installation
+from ...security import TokenContext, requires_user
+from ...services import dashboard, preferences, workspace_settings
+from ...services.installations import client_for
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("sidebar", __name__)
+PATH = component_paths()["sidebar"]
 
 
-@bp.get(component_paths()["sidebar"])
+def host_base(auth: TokenContext) -> str:
+    """Where Clockify's own pages live, for links that leave the iframe (target=_top).
+
+    CLOCKIFY_APP_URL wins; otherwise it follows the token's API host: https://api.clockify.me/api gives
+    https://app.clockify.me, and the sandbox's http://host:port/api gives http://host:port.
+    """
+    configured = current_app.config.get("CLOCKIFY_APP_URL")
+    if configured:
+        return str(configured).rstrip("/")
+    backend = urlsplit(auth.backend_url or g.installation.api_url or "")
+    host = backend.netloc
+    if host.startswith("api."):
+        host = "app." + host[len("api.") :]
+    if not backend.scheme or not host:
+        return "https://app.clockify.me"
+    return f"{backend.scheme}://{host}"
+
+
+def _refresh(installation: Installation, info: preferences.WorkspaceInfo) -> str | None:
+    """Recompute the figures now (about ten Clockify calls); the message to show when Clockify fails."""
+    settings = workspace_settings.get_settings(installation.workspace_id)
+    client = client_for(installation, current_app.config)
+    try:
+        dashboard.refresh(installation, client, info, settings)
+    except ClockifyError as exc:
+        db.session.rollback()
+        log.warning("workspace %s: dashboard refresh failed: %s", installation.workspace_id, type(exc).__name__)
+        return "Clockify did not answer, so the figures could not be refreshed. Try again in a minute."
+    finally:
+        client.close()
+    db.session.commit()
+    return None
+
+
+def _context(auth: TokenContext, installation: Installation, board: dashboard.Dashboard, **extra: Any) -> dict:
+    return {
+        "auth": auth,
+        "board": board,
+        "host": host_base(auth),
+        "is_admin": auth.is_admin,
+        "me": auth.user_id,
+        **extra,
+    }
+
+
+@bp.get(PATH)
 @requires_user()
 def page() -> Response:
-    """The period-close dashboard."""
-    return render("components/placeholder.html", auth=g.auth, title="Closeout", surface="sidebar")
+    """The period-close dashboard, from stored snapshots (computed once here if none exists yet)."""
+    installation: Installation = g.installation
+    g.preferences = preferences.for_request(g.auth, installation, current_app.config)
+    info = preferences.workspace_info(installation.workspace_id, lambda: client_for(installation, current_app.config))
+    board = dashboard.load(installation.workspace_id, info)
+    problem = None
+    if not board.is_complete:
+        problem = _refresh(installation, info)
+        board = dashboard.load(installation.workspace_id, info)
+    return render("sidebar/page.html", "sidebar/_board.html", **_context(g.auth, installation, board, problem=problem))
+
+
+@bp.post(PATH + "/refresh")
+@requires_user(admin=True)
+def refresh() -> Response:
+    """Recompute now and re-render the figures."""
+    installation: Installation = g.installation
+    g.preferences = preferences.for_request(g.auth, installation, current_app.config)
+    info = preferences.workspace_info(installation.workspace_id, lambda: client_for(installation, current_app.config))
+    problem = _refresh(installation, info)
+    board = dashboard.load(installation.workspace_id, info)
+    response = render("sidebar/_board.html", **_context(g.auth, installation, board, problem=problem))
+    return toast(response, problem or "Figures refreshed.", "error" if problem else "success")

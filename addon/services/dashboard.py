@@ -1,0 +1,396 @@
+"""The period-close dashboard: figures for the current and previous period, stored as snapshots and kept fresh.
+
+A refresh reads Clockify in about ten calls whatever the workspace size (paged lists and grouped reports, never
+one call per person), then writes one snapshot row per period. The sidebar only reads snapshots; webhooks mark
+them stale and queue one debounced refresh, the reconciler refreshes every active workspace, and admins can
+refresh on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import DashboardSnapshot, Installation, utcnow
+from .events import EventContext, on, reconciler
+from .periods import WEEKDAYS, Period, period_containing, zone_or_utc
+from .preferences import WorkspaceInfo
+from .workspace_settings import Settings, utilization_band
+
+log = logging.getLogger(__name__)
+
+# Events that move a dashboard figure; one refresh follows a burst of them.
+RELEVANT_EVENTS = (
+    "NEW_APPROVAL_REQUEST",
+    "APPROVAL_REQUEST_STATUS_UPDATED",
+    "NEW_INVOICE",
+    "INVOICE_UPDATED",
+    "NEW_TIME_ENTRY",
+    "TIME_ENTRY_UPDATED",
+    "TIME_ENTRY_DELETED",
+    "USER_JOINED_WORKSPACE",
+    "USER_DEACTIVATED_ON_WORKSPACE",
+    "USER_DELETED_FROM_WORKSPACE",
+    "ASSIGNMENT_CREATED",
+    "ASSIGNMENT_UPDATED",
+    "ASSIGNMENT_DELETED",
+    "ASSIGNMENT_PUBLISHED",
+)
+DEBOUNCE_SECONDS = 20
+OPEN_INVOICE_STATUSES = ("SENT", "PARTIALLY_PAID", "OVERDUE", "UNSENT")
+
+
+@dataclass(frozen=True)
+class Periods:
+    current: Period
+    previous: Period
+
+
+def periods_for(info: WorkspaceInfo, now: datetime | None = None) -> Periods:
+    """The current and the previous approval period, on the workspace's calendar."""
+    today = (now or utcnow()).astimezone(zone_or_utc(info.time_zone)).date()
+    current = period_containing(today, info.approval_period, info.week_start)
+    return Periods(current, current.previous(info.week_start))
+
+
+# --- computing ----------------------------------------------------------------------------------
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _local_day(moment: datetime | None, zone: Any) -> date | None:
+    return moment.astimezone(zone).date() if moment is not None else None
+
+
+def _request_day(moment: datetime | None, zone: Any) -> date | None:
+    """The calendar day a request's period starts on, whether Clockify stamps UTC or the owner's midnight."""
+    if moment is None:
+        return None
+    utc_day = moment.date()
+    local = _local_day(moment, zone)
+    # A start stamped at UTC midnight is already the calendar day; otherwise read it in the workspace zone.
+    return utc_day if (moment.hour, moment.minute) == (0, 0) else local
+
+
+def _requests(client: Any, since: date, zone: Any) -> list[tuple[str, date, str]]:
+    """(user id, period start day, state) of every listable request whose period starts on or after `since`."""
+    found: list[tuple[str, date, str]] = []
+    seen: set[str] = set()
+    for state in ("PENDING", "APPROVED"):
+        for request in client.iter_approval_requests(state, sort_column="START", sort_order="DESCENDING"):
+            day = _request_day(request.period_start, zone)
+            if day is None or request.id in seen:
+                continue
+            if day < since:
+                break  # newest first: the rest are older
+            seen.add(request.id)
+            if request.user_id:
+                found.append((request.user_id, day, request.state or state))
+    return found
+
+
+def _tracked_by_user(client: Any, bounds: tuple[datetime, datetime]) -> dict[str, dict[str, Any]]:
+    start, end = bounds
+    report = client.summary_report(start, end - timedelta(milliseconds=1), groups=("USER",))
+    people: dict[str, dict[str, Any]] = {}
+    for group in _dict(report).get("groupOne") or []:
+        group = _dict(group)
+        user_id = group.get("_id") or group.get("id")
+        if isinstance(user_id, str):
+            # Report durations are seconds (platform.md, report appendix).
+            people[user_id] = {"name": group.get("name"), "tracked": int(_number(group.get("duration")))}
+    return people
+
+
+def _unbilled_by_client(client: Any, bounds: tuple[datetime, datetime]) -> list[dict[str, Any]]:
+    start, end = bounds
+    report = client.summary_report(
+        start,
+        end - timedelta(milliseconds=1),
+        groups=("CLIENT",),
+        filters={"approvalState": "APPROVED", "invoicingState": "UNINVOICED", "billable": True},
+    )
+    clients = []
+    for group in _dict(report).get("groupOne") or []:
+        group = _dict(group)
+        amount = int(_number(group.get("amount")))
+        if amount <= 0 and _number(group.get("duration")) <= 0:
+            continue
+        clients.append(
+            {
+                "id": group.get("_id") or group.get("id") or "",
+                "name": group.get("name") or "Without client",
+                "amount": amount,
+                "seconds": int(_number(group.get("duration"))),
+            }
+        )
+    return sorted(clients, key=lambda c: -c["amount"])
+
+
+def _scheduled(client: Any, period: Period, bounds: tuple[datetime, datetime]) -> dict[str, dict[str, Any]]:
+    """Scheduled and capacity seconds per user in the period, from the scheduling totals of all users."""
+    start, end = bounds
+    people: dict[str, dict[str, Any]] = {}
+    for item in client.iter_users_totals(start, end - timedelta(milliseconds=1)):
+        item = _dict(item)
+        user_id = item.get("userId")
+        if not isinstance(user_id, str):
+            continue
+        scheduled = sum(_number(_dict(day).get("totalHours")) for day in item.get("totalHoursPerDay") or [])
+        working = {str(d).upper() for d in item.get("workingDays") or WEEKDAYS[:5]}
+        days = sum(1 for day in period.days if WEEKDAYS[day.weekday()] in working)
+        capacity = _number(item.get("capacityPerDay")) * days
+        people[user_id] = {
+            "name": item.get("userName"),
+            "status": item.get("userStatus"),
+            "scheduled": round(scheduled * 3600),
+            "capacity": round(capacity * 3600),
+        }
+    return people
+
+
+def _overdue_invoices(client: Any, today: date) -> dict[str, Any]:
+    count, amount, currencies = 0, 0, set()
+    for invoice in client.iter_invoices(statuses=OPEN_INVOICE_STATUSES):
+        due = invoice.due_date.date() if invoice.due_date else None
+        # OVERDUE is Clockify's own flag; an open invoice past its due date counts too (the flag may lag).
+        if invoice.status == "OVERDUE" or (due is not None and due < today and invoice.status != "UNSENT"):
+            count += 1
+            amount += invoice.balance if invoice.balance is not None else (invoice.amount or 0)
+            if invoice.currency:
+                currencies.add(invoice.currency)
+    return {"count": count, "amount": amount, "currency": currencies.pop() if len(currencies) == 1 else None}
+
+
+def compute(client: Any, info: WorkspaceInfo, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Every figure for the current and previous period (Clockify calls only; nothing is written).
+
+    Returns {period start ISO: figures}; the current period's figures also carry the open receivables.
+    """
+    now = now or utcnow()
+    zone = zone_or_utc(info.time_zone)
+    periods = periods_for(info, now)
+    requests = _requests(client, periods.previous.start, zone)
+    invoices = _overdue_invoices(client, now.astimezone(zone).date())
+    under, over = settings["scheduling.under_max_percent"], settings["scheduling.over_min_percent"]
+    result: dict[str, Any] = {}
+    for which, period in (("current", periods.current), ("previous", periods.previous)):
+        bounds = period.utc_bounds(info.time_zone)
+        tracked = _tracked_by_user(client, bounds)
+        scheduled = _scheduled(client, period, bounds)
+        unbilled = _unbilled_by_client(client, bounds)
+        in_period = [(u, s) for u, day, s in requests if period.start <= day <= period.end]
+        pending = sum(1 for _, s in in_period if s == "PENDING")
+        approved_users = {u for u, s in in_period if s == "APPROVED"}
+        submitted = {u for u, _ in in_period}
+        active = {u for u, p in scheduled.items() if str(p.get("status") or "ACTIVE").upper() == "ACTIVE"}
+        with_time = {u for u, p in tracked.items() if p["tracked"] > 0}
+        expected = with_time | submitted
+        missing = sorted(u for u in with_time - submitted if not active or u in active)
+        people: dict[str, dict[str, Any]] = {}
+        for user_id in set(tracked) | set(scheduled):
+            entry = {**scheduled.get(user_id, {}), **tracked.get(user_id, {})}
+            people[user_id] = {
+                "name": entry.get("name") or user_id,
+                "scheduled": int(scheduled.get(user_id, {}).get("scheduled", 0)),
+                "capacity": int(scheduled.get(user_id, {}).get("capacity", 0)),
+                "tracked": int(tracked.get(user_id, {}).get("tracked", 0)),
+            }
+        over_people: list[dict[str, Any]] = []
+        under_people: list[dict[str, Any]] = []
+        for user_id, person in people.items():
+            if person["capacity"] <= 0 or (active and user_id not in active):
+                continue
+            percent = 100.0 * person["scheduled"] / person["capacity"]
+            band = utilization_band(percent, under, over)
+            row = {"id": user_id, "name": person["name"], "percent": round(percent, 1)}
+            if band == "over":
+                over_people.append(row)
+            elif band == "under":
+                under_people.append(row)
+        result[period.key] = {
+            "which": which,
+            "period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "kind": period.kind},
+            "timesheets": {
+                "expected": len(expected),
+                "approved": len(approved_users),
+                "pending": pending,
+                "missing": len(missing),
+                "missing_users": [{"id": u, "name": people.get(u, {}).get("name") or u} for u in missing][:50],
+                "approved_percent": round(100.0 * len(approved_users) / len(expected), 1) if expected else None,
+            },
+            "unbilled": {
+                "total": sum(c["amount"] for c in unbilled),
+                "currency": info.currency,
+                "clients": unbilled[:20],
+            },
+            "allocation": {
+                "over": sorted(over_people, key=lambda r: -r["percent"])[:50],
+                "under": sorted(under_people, key=lambda r: r["percent"])[:50],
+                "bands": [under, over],
+            },
+            "people": people,
+        }
+        if which == "current":
+            result[period.key]["invoices"] = invoices
+    return result
+
+
+# --- storing and reading ------------------------------------------------------------------------
+
+
+def store(workspace_id: str, figures: Mapping[str, Any], now: datetime | None = None) -> list[DashboardSnapshot]:
+    """Write one snapshot per period (replacing an earlier one) and clear its stale mark; the caller commits."""
+    now = now or utcnow()
+    rows = []
+    for key, data in figures.items():
+        start = date.fromisoformat(key)
+        query = sa.select(DashboardSnapshot).filter_by(workspace_id=workspace_id, period_start=start)
+        row = db.session.scalar(query.with_for_update())
+        if row is None:
+            row = DashboardSnapshot(workspace_id=workspace_id, period_start=start)
+            try:
+                with db.session.begin_nested():
+                    _fill(row, data, now)
+                    db.session.add(row)
+            except IntegrityError:  # a concurrent refresh inserted it first: update theirs
+                row = db.session.scalar(query)
+                if row is None:
+                    raise
+        _fill(row, data, now)
+        rows.append(row)
+    db.session.flush()
+    return rows
+
+
+def _fill(row: DashboardSnapshot, data: Mapping[str, Any], now: datetime) -> None:
+    row.period_end = date.fromisoformat(data["period"]["end"])
+    row.period_kind = data["period"]["kind"]
+    row.figures = dict(data)
+    row.refreshed_at = now
+    row.stale_since = None
+
+
+def refresh(
+    installation: Installation, client: Any, info: WorkspaceInfo, settings: Settings, now: datetime | None = None
+) -> list[DashboardSnapshot]:
+    """Recompute and store both periods' figures (Clockify first, then one short write); the caller commits."""
+    figures = compute(client, info, settings, now)
+    return store(installation.workspace_id, figures, now)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    current: DashboardSnapshot | None
+    previous: DashboardSnapshot | None
+    periods: Periods
+
+    @property
+    def refreshed_at(self) -> datetime | None:
+        stamps = [s.refreshed_at for s in (self.current, self.previous) if s is not None]
+        return min(stamps) if stamps else None
+
+    @property
+    def is_stale(self) -> bool:
+        return any(s is not None and s.stale_since is not None for s in (self.current, self.previous))
+
+    @property
+    def is_complete(self) -> bool:
+        return self.current is not None and self.previous is not None
+
+
+def load(workspace_id: str, info: WorkspaceInfo, now: datetime | None = None) -> Dashboard:
+    """The stored snapshots of the current and previous period (None where none was computed yet)."""
+    periods = periods_for(info, now)
+    rows = {
+        row.period_start: row
+        for row in db.session.scalars(
+            sa.select(DashboardSnapshot).where(
+                DashboardSnapshot.workspace_id == workspace_id,
+                DashboardSnapshot.period_start.in_([periods.current.start, periods.previous.start]),
+            )
+        )
+    }
+    return Dashboard(rows.get(periods.current.start), rows.get(periods.previous.start), periods)
+
+
+def mark_stale(workspace_id: str, now: datetime | None = None) -> bool:
+    """Flag the workspace's snapshots stale; True when this is the first flag since the last refresh."""
+    result = db.session.execute(
+        sa.update(DashboardSnapshot)
+        .where(DashboardSnapshot.workspace_id == workspace_id, DashboardSnapshot.stale_since.is_(None))
+        .values(stale_since=now or utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+# --- keeping fresh: webhooks (debounced), reconciliation, and the refresh job -------------------
+
+
+@on(*RELEVANT_EVENTS)
+def on_relevant_event(ctx: EventContext) -> None:
+    """A figure may have moved: flag the snapshots and, for the first event of a burst, queue one refresh."""
+    if mark_stale(ctx.workspace_id):
+        _schedule_refresh(ctx.workspace_id, DEBOUNCE_SECONDS)
+
+
+def _schedule_refresh(workspace_id: str, delay: float) -> None:
+    from flask import current_app
+
+    from ..jobs import jobs_for
+
+    try:
+        jobs_for(current_app._get_current_object()).call.schedule(  # type: ignore[attr-defined]
+            args=("addon.services.dashboard:refresh_job", workspace_id), delay=delay
+        )
+    except Exception as exc:  # the reconciler is the backstop
+        log.warning("workspace %s: dashboard refresh not queued (%s)", workspace_id, type(exc).__name__)
+
+
+@reconciler
+def reconcile_dashboard(installation: Installation, client: Any) -> None:
+    """Periodic backstop: recompute both periods for every active workspace."""
+    from . import preferences, workspace_settings
+
+    info = preferences.workspace_info(installation.workspace_id, preferences.shared(client))
+    refresh(installation, client, info, workspace_settings.get_settings(installation.workspace_id))
+
+
+def refresh_job(workspace_id: str) -> None:
+    """The debounced refresh a webhook queued (runs in the worker inside an app context, committed after)."""
+    from flask import current_app
+
+    from . import preferences, workspace_settings
+    from .installations import client_for
+
+    installation = db.session.scalar(sa.select(Installation).filter_by(workspace_id=workspace_id))
+    if installation is None or not installation.is_active:
+        return
+    client = client_for(installation, current_app.config)
+    try:
+        info = preferences.workspace_info(workspace_id, preferences.shared(client))
+        settings = workspace_settings.get_settings(workspace_id)
+        db.session.rollback()  # no read transaction held open across the Clockify calls
+        refresh(installation, client, info, settings)
+    finally:
+        client.close()
