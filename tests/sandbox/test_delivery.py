@@ -6,6 +6,7 @@ import socket
 
 import jwt
 import pytest
+import requests
 
 from addon.extensions import db
 from addon.models import InboxEvent, Installation, WebhookSubscription
@@ -248,3 +249,40 @@ def _other_public_key():
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+
+
+def test_a_change_made_through_the_world_is_delivered_and_accepted(app, sandbox, installed, deliveries):
+    ws = installed.workspace_id
+    member = sandbox.state.user_id_for_role(ws, "MEMBER")
+    monday = "2026-11-09T00:00:00Z"
+
+    response = sandbox.control(
+        "POST", "/world/submit_approval", {"workspace_id": ws, "user_id": member, "period_start": monday}
+    )
+
+    assert response.status_code == 200, response.text
+    request_id = response.json()["result"]["id"]
+    (delivery,) = deliveries(event="NEW_APPROVAL_REQUEST")
+    assert delivery["status"] == 202 and delivery["payload"]["id"] == request_id
+    assert [(e, p["id"]) for e, p in _inbox(app, ws)] == [("NEW_APPROVAL_REQUEST", request_id)]
+
+
+def test_the_world_refuses_a_change_clockify_would_refuse(sandbox, installed):
+    response = sandbox.control(
+        "POST",
+        "/world/decide_approval",
+        {"workspace_id": installed.workspace_id, "request_id": "nope", "state": "APPROVED"},
+    )
+
+    assert response.status_code == 404
+    assert response.json()["message"]
+
+
+def test_the_api_refuses_the_installation_token_after_uninstall(sandbox, installed):
+    token = installed.installation.installation_token
+    url = f"{sandbox.backend_url}/v1/workspaces/{installed.workspace_id}"
+    assert requests.get(url, headers={"X-Addon-Token": token}, timeout=10).status_code == 200
+
+    sandbox.control("POST", "/uninstall")
+
+    assert requests.get(url, headers={"X-Addon-Token": token}, timeout=10).status_code == 401
