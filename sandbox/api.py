@@ -1469,9 +1469,8 @@ def create_webhook(ws: str) -> Response:
         if count >= MAX_WORKSPACE_WEBHOOKS:
             raise bad("Webhook limit reached for this workspace")
         hook_id = the_world.new_id()
-        token = box.signer.mint(
-            {"workspaceId": ws, "addonId": installation.addon_id, "webhookId": hook_id, "event": event}
-        )
+        # Same claims as the manifest webhooks' tokens (platform.md §3.2); fixed per webhook, no expiry.
+        token = box.signer.mint({"workspaceId": ws, "addonId": installation.addon_id, "webhookId": hook_id})
         hook = {
             "id": hook_id,
             "event": event,

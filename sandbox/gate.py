@@ -99,16 +99,28 @@ def sandbox() -> Any:
     return current_app.extensions["sandbox"]
 
 
+_LIMITER_LOCK = threading.Lock()
+
+
 def limiter() -> RateLimiter:
+    """The sandbox's limiter; rebuilt when SANDBOX_RATE_LIMIT changes and emptied when the sandbox is reset."""
     box = sandbox()
+    limit = int(box.config.get("SANDBOX_RATE_LIMIT", 50))
     found = box.extras.get("rate_limiter")
-    if found is None:
-        with box.world.lock:
+    if found is None or found.limit != limit:
+        with _LIMITER_LOCK:
             found = box.extras.get("rate_limiter")
-            if found is None:
-                found = RateLimiter(int(box.config.get("SANDBOX_RATE_LIMIT", 50)))
+            if found is None or found.limit != limit:
+                found = RateLimiter(limit)
                 box.extras["rate_limiter"] = found
+                hooks = box.extras.setdefault("reset_hooks", [])
+                if _forget_limiter not in hooks:
+                    hooks.append(_forget_limiter)
     return found  # type: ignore[no-any-return]
+
+
+def _forget_limiter(box: Any) -> None:
+    box.extras.pop("rate_limiter", None)
 
 
 def check_request() -> Response | None:

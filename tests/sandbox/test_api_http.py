@@ -163,3 +163,10 @@ def test_a_large_workspace_has_the_benchmark_sizes() -> None:
     assert len(workspace.users) == 500
     assert len(workspace.time_entries) == 50_000
     assert len(workspace.approvals) == 2_000
+
+
+def test_resetting_the_sandbox_forgets_earlier_requests(api_sandbox: ApiSandbox) -> None:
+    assert api_sandbox.get("/api/v1/user").status_code == 200
+    assert "rate_limiter" in api_sandbox.state.extras
+    api_sandbox.state.reset()
+    assert "rate_limiter" not in api_sandbox.state.extras
