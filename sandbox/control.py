@@ -29,6 +29,7 @@ bp = Blueprint("control", __name__)
 # Faults and the request log apply to what Closeout calls: the API and the reports API.
 OBSERVED_PREFIXES = ("/api/", "/reports/")
 BODY_LOG_LIMIT = 20_000
+MAX_LOGGED_REQUESTS = 20_000
 
 
 # ---------------------------------------------------------------------------------------------- faults
@@ -172,6 +173,8 @@ class RequestLog:
             entry["id"] = self._next_id
             self._next_id += 1
             self._entries.append(entry)
+            if len(self._entries) > MAX_LOGGED_REQUESTS:
+                del self._entries[: len(self._entries) - MAX_LOGGED_REQUESTS]
 
     def clear(self) -> None:
         with self._lock:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT = 10
+# A long `make run` keeps only the newest deliveries and requests (payloads included), not all of them.
+MAX_RECORDS = 5_000
 
 
 class PlatformError(RuntimeError):
@@ -261,7 +263,7 @@ class Deliverer:
         if installation is None or not installation.is_active:
             return
         for hook in list(installation.webhooks):
-            if hook.get("event") == event:
+            if hook.get("event") == event and hook.get("enabled", True):
                 self._submit(workspace_id, event, hook, payload)
 
     def _submit(self, workspace_id: str, event: str, hook: dict[str, Any], payload: dict[str, Any]) -> None:
@@ -292,6 +294,8 @@ class Deliverer:
         delivery = Delivery(self._next_id, workspace_id, event, url, webhook_id, token, payload, self._generation)
         self._next_id += 1
         self.records.append(delivery)
+        if len(self.records) > MAX_RECORDS:
+            del self.records[: len(self.records) - MAX_RECORDS]
         return delivery
 
     def _copy(self, original: Delivery) -> Delivery:

@@ -286,3 +286,13 @@ def test_the_api_refuses_the_installation_token_after_uninstall(sandbox, install
     sandbox.control("POST", "/uninstall")
 
     assert requests.get(url, headers={"X-Addon-Token": token}, timeout=10).status_code == 401
+
+
+def test_a_disabled_webhook_receives_nothing(sandbox, installed, deliveries):
+    for hook in installed.installation.webhooks:
+        hook["enabled"] = False
+    payload = {"id": "a-1", "workspaceId": installed.workspace_id}
+
+    sandbox.control("POST", "/emit", {"event": "NEW_APPROVAL_REQUEST", "payload": payload})
+
+    assert deliveries() == []

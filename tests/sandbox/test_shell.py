@@ -144,3 +144,13 @@ def test_shell_pages_allow_frames_only_from_closeout(sandbox, closeout_live, ins
 
     csp = response.headers["Content-Security-Policy"]
     assert f"frame-src {closeout_live.url}" in csp and "script-src 'self'" in csp
+
+
+def test_a_shorter_token_lifetime_reaches_the_iframes(sandbox, closeout_live, installed):
+    sandbox.state.config["SANDBOX_USER_TOKEN_TTL"] = 90
+    owner = _as(sandbox, "OWNER")
+
+    ((_, src),) = _frames(owner.get(sandbox.url + "/addons/closeout", timeout=10).text)
+
+    claims = sandbox.signer.decode(_token_of(src))
+    assert claims["exp"] - claims["iat"] == 90
