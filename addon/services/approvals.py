@@ -392,9 +392,12 @@ def load_directory(workspace_id: str, client: Any, cache_key: str = "", *, fresh
 
 
 def forget_directory(workspace_id: str) -> None:
+    """Drop the cached users, groups and scheduled totals of a workspace (they are read again on next use)."""
     with _directory_lock:
         for key in [k for k in _directory_cache if k[1] == workspace_id]:
             _directory_cache.pop(key, None)
+        for scheduled_key in [k for k in _scheduled_cache if k[1] == workspace_id]:
+            _scheduled_cache.pop(scheduled_key, None)
 
 
 # --- who sees what -------------------------------------------------------------------------------
@@ -1076,9 +1079,17 @@ def infer_period_kind(workspace_id: str) -> tuple[str, str]:
     return "MONTHLY", "MONDAY"
 
 
-def choose_period(workspace_id: str, value: str | None, today: date) -> Period:
-    """The period asked for (an ISO date inside it), else the last closed one."""
-    kind, week_start = infer_period_kind(workspace_id)
+def choose_period(
+    workspace_id: str, value: str | None, today: date, *, kind: str | None = None, week_start: str | None = None
+) -> Period:
+    """The period asked for (an ISO date inside it), else the last closed one.
+
+    `kind` is the workspace's approval period when Clockify told it; otherwise the latest request tells.
+    """
+    inferred_kind, inferred_week_start = infer_period_kind(workspace_id)
+    if kind is None:
+        kind, week_start = inferred_kind, inferred_week_start if inferred_kind == "WEEKLY" else (week_start or "MONDAY")
+    week_start = week_start or "MONDAY"
     try:
         chosen = parse_period(value, kind, week_start)
     except ValueError:

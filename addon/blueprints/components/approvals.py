@@ -16,7 +16,7 @@ from ...htmx import render, toast, trigger
 from ...manifest import component_paths
 from ...models import Installation
 from ...security import requires_user
-from ...services import approvals, auto_approval
+from ...services import approvals, auto_approval, preferences
 from ...services.installations import client_for
 from ...services.periods import Period, zone_or_utc
 
@@ -53,8 +53,14 @@ def _view() -> View:
         g.directory_error = _clockify_message(exc, "People and teams could not be read")
     user_id = g.auth.user_id or ""
     viewer = approvals.Viewer(user_id=user_id, role=g.auth.role, name=directory.name(user_id))
-    today = datetime.now(UTC).astimezone(zone_or_utc(PERIOD_ZONE)).date()
-    period = approvals.choose_period(installation.workspace_id, request.values.get("period"), today)
+    # Dates, hours and money in the viewer's formats and zone; the workspace's approval period.
+    g.preferences = preferences.for_request(g.auth, installation, current_app.config)
+    info = preferences.workspace_info(installation.workspace_id, lambda: client)
+    today = datetime.now(UTC).astimezone(zone_or_utc(g.preferences.time_zone)).date()
+    kind = info.approval_period if info.period_source != "default" else None
+    period = approvals.choose_period(
+        installation.workspace_id, request.values.get("period"), today, kind=kind, week_start=info.week_start
+    )
     return View(installation, client, viewer, directory, approvals.scope_for(viewer, directory), period)
 
 
@@ -147,10 +153,13 @@ def _sync(view: View) -> str | None:
 
 
 def _period_choices(current: Period) -> list[Period]:
-    periods = [current.next()] if current.next().start <= datetime.now(UTC).date() else []
+    """The chosen period among its neighbours: the next one (if it has started) and seven before."""
+    week_start = current.start.strftime("%A").upper()  # a weekly period starts on the week's first day
+    following = current.next(week_start)
+    periods = [following] if following.start <= datetime.now(UTC).date() else []
     periods.append(current)
     while len(periods) < 8:
-        periods.append(periods[-1].previous())
+        periods.append(periods[-1].previous(week_start))
     return periods
 
 

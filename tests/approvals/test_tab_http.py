@@ -1,0 +1,181 @@
+"""The approvals tab over HTTP with the sandbox as Clockify: fragments, errors, submissions, withdrawals, freshness."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from addon.jobs import jobs_for, start_consumer
+from addon.services import approvals
+
+pytestmark = pytest.mark.sandbox
+
+TAB = "/components/approvals"
+
+
+@pytest.fixture
+def as_user(client: Any, user_token: Any, installed: Any) -> Any:
+    """as_user(role)(method, path, **kw): an htmx call carrying that role's token in the header."""
+
+    def role(name: str = "OWNER") -> Any:
+        token = user_token(name)
+
+        def call(method: str, path: str, **kwargs: Any) -> Any:
+            headers = {"HX-Request": "true", "X-Addon-Token": token, **kwargs.pop("headers", {})}
+            return client.open(TAB + path, method=method, headers=headers, **kwargs)
+
+        return call
+
+    return role
+
+
+@pytest.fixture
+def worker(app: Any, installed: Any) -> Iterator[Any]:
+    consumer = start_consumer(app, workers=2, max_delay=0.1)
+    yield consumer
+    consumer.stop(graceful=True)
+    jobs_for(app).huey.flush()
+
+
+def held(sandbox: Any, workspace_id: str) -> dict[str, dict[str, Any]]:
+    with sandbox.world.lock:
+        return {k: dict(v) for k, v in sandbox.world.workspaces[workspace_id].approvals.items()}
+
+
+def poll(condition: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_the_tab_opens_from_the_iframe_url_with_rows_hooked_by_clockify_ids(client, user_token, installed):
+    response = client.get(f"{TAB}?auth_token={user_token('OWNER')}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.count('data-approval-id="') >= 30
+    assert "Approve selected" in html and "Reject selected" in html
+
+
+def test_a_403_from_clockify_says_which_plan_approvals_need(as_user, sandbox):
+    sandbox.control(
+        "POST",
+        "/faults",
+        {"pattern": "/api/v1/workspaces/*/approval-requests", "methods": ["GET"], "errorRate": 1, "errorStatus": 403},
+    )
+    response = as_user("OWNER")("GET", "/queue?refresh=1")
+    assert response.status_code == 200
+    assert "Approvals need a Standard plan or higher" in response.get_data(as_text=True)
+
+
+def test_hostile_filters_and_an_unknown_job_get_clear_answers(as_user):
+    call = as_user("OWNER")
+    assert call("GET", "/queue?status=<script>&sort=__dict__&page=-1&group=%00").status_code == 200
+    missing = call("GET", "/decisions/999999")
+    assert missing.status_code == 404
+    assert missing.headers["HX-Retarget"] == "#closeout-error"
+    assert "Traceback" not in missing.get_data(as_text=True)
+
+
+def test_rejecting_without_a_note_is_refused_and_nothing_is_queued(as_user, sandbox, installed):
+    pending = next(k for k, v in held(sandbox, installed.workspace_id).items() if v["state"] == "PENDING")
+    response = as_user("OWNER")("POST", "/decisions", data={"action": "reject", "ids": pending, "note": " "})
+    assert response.status_code == 422
+    assert "note" in response.get_data(as_text=True)
+    assert held(sandbox, installed.workspace_id)[pending]["state"] == "PENDING"
+
+
+def test_a_member_cannot_decide_even_their_own_request(as_user, sandbox, installed):
+    member_id = sandbox.state.user_id_for_role(installed.workspace_id, "MEMBER")
+    own = [k for k, v in held(sandbox, installed.workspace_id).items() if v["userId"] == member_id]
+    response = as_user("MEMBER")("POST", "/decisions", data={"action": "approve", "ids": own[:1] or ["x"]})
+    assert response.status_code == 403
+
+
+def test_approve_then_withdraw_the_approval_through_the_worker(as_user, sandbox, installed, worker):
+    call = as_user("OWNER")
+    call("GET", "/queue?refresh=1")
+    pending = next(k for k, v in held(sandbox, installed.workspace_id).items() if v["state"] == "PENDING")
+    assert call("POST", "/decisions", data={"action": "approve", "ids": pending}).status_code == 200
+    poll(lambda: held(sandbox, installed.workspace_id)[pending]["state"] == "APPROVED")
+    poll(lambda: 'data-state="APPROVED"' in call("GET", "/queue?status=APPROVED").get_data(as_text=True))
+    response = call("POST", "/decisions", data={"action": "withdraw", "ids": pending, "note": "Re-check Friday"})
+    assert response.status_code == 200
+    poll(lambda: held(sandbox, installed.workspace_id)[pending]["state"] == "WITHDRAWN_APPROVAL")
+
+
+def test_missing_submissions_are_listed_and_submitted_on_behalf(as_user, sandbox, installed, worker):
+    call = as_user("OWNER")
+    call("GET", "/queue?refresh=1")
+    html = call("GET", "/missing").get_data(as_text=True)
+    assert "Submit on behalf" in html, "the demo has people with tracked time and no request"
+    user_id = html.split('data-missing-user="', 1)[1].split('"', 1)[0]
+    response = call("POST", "/submissions", data={"user_ids": user_id})
+    assert response.status_code == 200
+    poll(
+        lambda: any(
+            v["userId"] == user_id and v["state"] == "PENDING" for v in held(sandbox, installed.workspace_id).values()
+        )
+    )
+    poll(lambda: f'data-missing-user="{user_id}"' not in call("GET", "/missing").get_data(as_text=True))
+
+
+def test_a_status_change_in_clockify_reaches_an_open_tab_through_the_webhook(as_user, sandbox, installed, worker):
+    call = as_user("OWNER")
+    call("GET", "/queue?refresh=1")
+    version = call("GET", "/version?v=nothing").get_data(as_text=True).split('data-version="')[1].split('"')[0]
+    assert call("GET", f"/version?v={version}").status_code == 204
+    pending = next(k for k, v in held(sandbox, installed.workspace_id).items() if v["state"] == "PENDING")
+    decided = sandbox.control(
+        "POST",
+        "/world/decide_approval",
+        {"workspace_id": installed.workspace_id, "request_id": pending, "state": "APPROVED", "note": "from Clockify"},
+    )
+    assert decided.status_code == 200, decided.text
+    changed = poll(lambda: (r := call("GET", f"/version?v={version}")).status_code == 200 and r)
+    assert changed.headers["HX-Trigger"] == "closeout:approvals-changed"
+    queue = call("GET", "/queue?status=APPROVED").get_data(as_text=True)
+    assert f'data-approval-id="{pending}" data-state="APPROVED"' in queue
+
+
+def test_a_period_of_two_hundred_requests_takes_a_handful_of_clockify_calls(
+    sandbox, closeout_live, client, user_token, request_log, capsys
+):
+    sandbox.state.reset(size="large")
+    try:
+        assert sandbox.control("POST", "/install", {"workspaceId": sandbox.demo_workspace_id}).status_code == 201
+        token = user_token("OWNER")
+        approvals.forget_directory(sandbox.demo_workspace_id)
+        sandbox.control("DELETE", "/requests")
+        page = client.get(f"{TAB}?auth_token={token}")
+        missing = client.get(f"{TAB}/missing", headers={"HX-Request": "true", "X-Addon-Token": token})
+        assert page.status_code == missing.status_code == 200
+        rows = page.get_data(as_text=True).count('data-approval-id="')
+        total = int(page.get_data(as_text=True).split('data-total="')[1].split('"')[0])
+        calls = [f"{c['method']} {c['path']}" for c in request_log()]
+        with capsys.disabled():
+            print(f"\n[approvals] a period of {total} requests (first page {rows} rows): {len(calls)} Clockify calls")
+            for call in calls:
+                print(f"[approvals]   {call}")
+        assert total >= 200
+        # Pages of 200, never a call per row: every path is a list, and the count follows pages, not rows.
+        ws = sandbox.demo_workspace_id
+        lists = {
+            f"/api/v1/workspaces/{ws}",
+            f"/api/v1/workspaces/{ws}/users",
+            f"/api/v1/workspaces/{ws}/user-groups",
+            f"/api/v1/workspaces/{ws}/approval-requests",
+            f"/api/v1/workspaces/{ws}/scheduling/assignments/user-filter/totals",
+            f"/reports/v1/workspaces/{ws}/reports/summary",
+            "/api/v1/user",
+        }
+        assert {call.split(" ", 1)[1] for call in calls} <= lists
+        assert len(calls) <= 16
+    finally:
+        sandbox.state.reset(size="demo")
