@@ -136,6 +136,27 @@ def required(data: dict[str, Any], name: str) -> Any:
     return value
 
 
+def id_value(data: dict[str, Any], name: str, *, needed: bool = True) -> str | None:
+    """An id field: a non-empty string (required unless `needed` is False)."""
+    value = data.get(name)
+    if value is None or value == "":
+        if needed:
+            raise bad(f"Field '{name}' is required")
+        return None
+    if not isinstance(value, str):
+        raise bad(f"Field '{name}' must be an id string")
+    return value
+
+
+def str_list(value: Any, name: str) -> list[str]:
+    """A list of ids or names; None reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad(f"Field '{name}' must be an array of strings")
+    return value
+
+
 def enum_value(value: Any, allowed: Iterable[str], name: str) -> Any:
     allowed = tuple(allowed)
     if value is None:
@@ -580,12 +601,9 @@ def _entry_fields(data: dict[str, Any], *, start_required: bool) -> dict[str, An
     if not isinstance(description, str) or len(description) > 3000:
         raise bad("Field 'description' must be a string of at most 3000 characters")
     fields["description"] = description
-    fields["projectId"] = data.get("projectId") or None
-    fields["taskId"] = data.get("taskId") or None
-    tag_ids = data.get("tagIds") or []
-    if not isinstance(tag_ids, list):
-        raise bad("Field 'tagIds' must be an array")
-    fields["tagIds"] = tag_ids
+    fields["projectId"] = id_value(data, "projectId", needed=False)
+    fields["taskId"] = id_value(data, "taskId", needed=False)
+    fields["tagIds"] = str_list(data.get("tagIds"), "tagIds")
     fields["billable"] = bool(data.get("billable", False))
     fields["type"] = enum_value(data.get("type"), ("REGULAR", "BREAK"), "type") or "REGULAR"
     return fields
@@ -717,10 +735,14 @@ def invoices_info(ws: str) -> Response:
     sort_column = enum_value(data.get("sortColumn"), tuple(INVOICE_SORTS), "sortColumn") or "ID"
     sort_order = enum_value(data.get("sortOrder"), SORT_ORDERS, "sortOrder") or "ASCENDING"
     client_filter = data.get("clients") or {}
-    client_ids = set(client_filter.get("ids") or []) if isinstance(client_filter, dict) else set()
-    contains = (client_filter.get("contains") if isinstance(client_filter, dict) else None) or "CONTAINS"
+    if not isinstance(client_filter, dict):
+        raise bad("Field 'clients' must be an object")
+    client_ids = set(str_list(client_filter.get("ids"), "clients.ids"))
+    contains = client_filter.get("contains") or "CONTAINS"
     enum_value(contains, ("CONTAINS", "DOES_NOT_CONTAIN", "CONTAINS_ONLY"), "clients.contains")
     issue = data.get("issueDate") or {}
+    if not isinstance(issue, dict):
+        raise bad("Field 'issueDate' must be an object")
     issue_start = instant(issue["issue-date-start"], "issue-date-start") if issue.get("issue-date-start") else None
     issue_end = instant(issue["issue-date-end"], "issue-date-end") if issue.get("issue-date-end") else None
     number = data.get("invoiceNumber")
@@ -769,8 +791,11 @@ def _amount_filters(data: dict[str, Any], totals: dict[str, int]) -> bool:
 @needs("INVOICE_WRITE")
 def create_invoice(ws: str) -> Response:
     data = body_object()
-    client_id = required(data, "clientId")
+    client_id = id_value(data, "clientId")
+    assert client_id is not None
     currency = required(data, "currency")
+    if not isinstance(currency, str):
+        raise bad("Field 'currency' must be a currency code")
     number = str(required(data, "number"))
     issued = instant(required(data, "issuedDate"), "issuedDate")
     due = instant(required(data, "dueDate"), "dueDate")
@@ -856,9 +881,14 @@ def update_invoice(ws: str, invoice_id: str) -> Response:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
             raise bad(f"Field '{name}' must be a percent between 0 and 100")
         fields[name] = value
-    for name in ("note", "subject", "clientId", "companyId"):
+    for name in ("note", "subject"):
         if data.get(name) is not None:
+            if not isinstance(data[name], str):
+                raise bad(f"Field '{name}' must be a string")
             fields[name] = data[name]
+    for name in ("clientId", "companyId"):
+        if data.get(name) is not None:
+            fields[name] = id_value(data, name)
     _invoice(ws, invoice_id)
     updated = world().update_invoice(ws, invoice_id, fields)
     with world().lock:
@@ -1148,12 +1178,12 @@ def _filtered_user_ids(space: Workspace, data: dict[str, Any]) -> set[str] | Non
         contains = enum_value(
             users_filter.get("contains") or "CONTAINS", ("CONTAINS", "DOES_NOT_CONTAIN", "CONTAINS_ONLY"), "contains"
         )
-        ids = set(users_filter["ids"])
+        ids = set(str_list(users_filter["ids"], "userFilter.ids"))
         selected = ids if contains != "DOES_NOT_CONTAIN" else set(space.users) - ids
     group_filter = data.get("userGroupFilter")
     if isinstance(group_filter, dict) and group_filter.get("ids"):
         members: set[str] = set()
-        for group_id in group_filter["ids"]:
+        for group_id in str_list(group_filter["ids"], "userGroupFilter.ids"):
             members.update(space.groups.get(group_id, {}).get("userIds", []))
         if group_filter.get("contains") == "DOES_NOT_CONTAIN":
             members = set(space.users) - members
@@ -1179,8 +1209,9 @@ def publish_assignments(ws: str) -> Response:
 @needs("SCHEDULING_WRITE")
 def create_recurring(ws: str) -> Response:
     data = body_object()
-    user_id = required(data, "userId")
-    project_id = required(data, "projectId")
+    user_id = id_value(data, "userId")
+    project_id = id_value(data, "projectId")
+    assert user_id is not None and project_id is not None
     start, end = _body_range(data)
     hours = required(data, "hoursPerDay")
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24:
@@ -1347,7 +1378,8 @@ def edit_series(ws: str, assignment_id: str) -> Response:
 @needs("SCHEDULING_WRITE")
 def copy_assignment(ws: str, assignment_id: str) -> Response:
     data = body_object()
-    user_id = required(data, "userId")
+    user_id = id_value(data, "userId")
+    assert user_id is not None
     option = enum_value(data.get("seriesUpdateOption"), ("THIS_ONE", "THIS_AND_FOLLOWING", "ALL"), "seriesUpdateOption")
     actor().require_admin()
     the_world = world()
@@ -1417,11 +1449,11 @@ def time_off_requests(ws: str) -> Response:
         enum_value(status, ("PENDING", "APPROVED", "REJECTED", "ALL"), "statuses")
     start = instant(data["start"], "start") if data.get("start") else None
     end = instant(data["end"], "end") if data.get("end") else None
-    users_wanted = set(data.get("users") or [])
+    users_wanted = set(str_list(data.get("users"), "users"))
     me = actor()
     with world().lock:
         space = workspace(ws)
-        for group_id in data.get("userGroups") or []:
+        for group_id in str_list(data.get("userGroups"), "userGroups"):
             users_wanted.update(space.groups.get(group_id, {}).get("userIds", []))
         found = []
         for item in space.time_off.values():
@@ -1453,9 +1485,9 @@ def create_webhook(ws: str) -> Response:
         raise bad("Field 'url' must be an http(s) URL")
     event = enum_value(required(data, "webhookEvent"), WEBHOOK_EVENTS, "webhookEvent")
     source_type = enum_value(required(data, "triggerSourceType"), TRIGGER_SOURCE_TYPES, "triggerSourceType")
-    sources = data.get("triggerSource")
-    if not isinstance(sources, list):
-        raise bad("Field 'triggerSource' is required and must be an array")
+    if data.get("triggerSource") is None:
+        raise bad("Field 'triggerSource' is required")
+    sources = str_list(data.get("triggerSource"), "triggerSource")
     name = data.get("name") or event.lower()
     if not isinstance(name, str) or not 2 <= len(name) <= 30:
         raise bad("Field 'name' must be 2 to 30 characters")

@@ -33,8 +33,8 @@ def _id_filter(data: dict[str, Any], name: str) -> tuple[set[str], str] | None:
         raise bad(f"Field '{name}' must be an object")
     contains = enum_value(value.get("contains") or "CONTAINS", CONTAINS, f"{name}.contains")
     ids = value.get("ids") or []
-    if not isinstance(ids, list):
-        raise bad(f"Field '{name}.ids' must be an array")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise bad(f"Field '{name}.ids' must be an array of ids")
     if not ids:
         return None
     return set(ids), contains
@@ -64,6 +64,8 @@ def _matching_entries(space: Workspace, data: dict[str, Any], me: Actor) -> list
     users = _id_filter(data, "users")
     groups = _id_filter(data, "userGroups")
     description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise bad("Field 'description' must be a string")
     group_members: set[str] | None = None
     if groups is not None:
         members: set[str] = set()

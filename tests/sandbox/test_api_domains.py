@@ -437,3 +437,27 @@ def test_world_changes_emit_the_events_closeout_subscribes_to(api_sandbox: ApiSa
     assert status["state"] == "REJECTED" and status["note"] == "fix Tuesday"
     assert events[2][1]["dateRange"]["start"] == "2026-11-23T00:00:00Z"
     assert date.fromisoformat(events[2][1]["dateRange"]["end"][:10]) == date(2026, 11, 29)
+
+
+# ---- hostile input ---------------------------------------------------------------------------------
+
+
+def test_wrongly_typed_fields_are_refused_with_a_message_never_a_crash(api_sandbox: ApiSandbox) -> None:
+    from tests.sandbox.test_contract import CASES, _ids
+
+    ids = _ids(api_sandbox)
+    checked = 0
+    for build in CASES.values():
+        case = build(ids)
+        if not isinstance(case.body, dict):
+            continue
+        for key in case.body:
+            for hostile in ({"$gt": ""}, [1, 2], "x" * 5000):
+                response = api_sandbox.call(
+                    case.method, case.path, json={**case.body, key: hostile}, query_string=case.query
+                )
+                assert response.status_code < 500, (case.path, key, hostile)
+                if response.status_code >= 400:
+                    assert set(response.get_json()) == {"message", "code"}
+                checked += 1
+    assert checked > 100
