@@ -315,7 +315,7 @@ def _native_rows(page: str) -> list[dict[str, Any]]:
         ]
     if page == "invoices":
         return [
-            {"cells": [i.get("number", ""), i.get("clientName") or i.get("clientId", ""), i.get("status", "")]}
+            {"cells": [i.get("number", ""), _client_name(ws, i), i.get("status", "")]}
             for i in list(getattr(ws, "invoices", {}).values())[:15]
         ]
     if page == "schedule":
@@ -323,6 +323,11 @@ def _native_rows(page: str) -> list[dict[str, Any]]:
             {"cells": [u.get("name", ""), u.get("email", ""), u.get("status", "")]} for u in list(users.values())[:15]
         ]
     return []
+
+
+def _client_name(ws: Any, invoice: dict[str, Any]) -> str:
+    client = getattr(ws, "clients", {}).get(invoice.get("clientId"), {})
+    return str(invoice.get("clientName") or client.get("name") or invoice.get("clientId") or "")
 
 
 # ---------------------------------------------------------------------------------------------- actions
