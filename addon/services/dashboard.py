@@ -351,18 +351,18 @@ def mark_stale(workspace_id: str, now: datetime | None = None) -> bool:
 def on_relevant_event(ctx: EventContext) -> None:
     """A figure may have moved: flag the snapshots and, for the first event of a burst, queue one refresh."""
     if mark_stale(ctx.workspace_id):
-        _schedule_refresh(ctx.workspace_id, DEBOUNCE_SECONDS)
+        _schedule_refresh(ctx.workspace_id)
 
 
-def _schedule_refresh(workspace_id: str, delay: float) -> None:
+def _schedule_refresh(workspace_id: str) -> None:
     from flask import current_app
 
     from ..jobs import jobs_for
 
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    delay = float(app.config.get("DASHBOARD_DEBOUNCE_SECONDS", DEBOUNCE_SECONDS))
     try:
-        jobs_for(current_app._get_current_object()).call.schedule(  # type: ignore[attr-defined]
-            args=("addon.services.dashboard:refresh_job", workspace_id), delay=delay
-        )
+        jobs_for(app).call.schedule(args=("addon.services.dashboard:refresh_job", workspace_id), delay=delay)
     except Exception as exc:  # the reconciler is the backstop
         log.warning("workspace %s: dashboard refresh not queued (%s)", workspace_id, type(exc).__name__)
 
