@@ -210,10 +210,10 @@ def int_value(value: Any, name: str, *, minimum: int = 1, maximum: int | None = 
     return number
 
 
-def paged(items: list[Any], *, max_size: int | None = None) -> list[Any]:
+def paged(items: list[Any], *, max_size: int | None = None, default_size: int = 50) -> list[Any]:
     """Slice by the `page` (1-based) and `page-size` (default 50) query parameters."""
     page = int_value(request.args.get("page"), "page", default=1)
-    size = int_value(request.args.get("page-size"), "page-size", maximum=max_size, default=50)
+    size = int_value(request.args.get("page-size"), "page-size", maximum=max_size, default=default_size)
     return items[(page - 1) * size : page * size]
 
 
@@ -572,6 +572,18 @@ def user_time_entries(ws: str, user_id: str) -> Response:
         # Newest first, as Clockify lists a user's entries.
         found.sort(key=lambda e: (e["start"], e["id"]), reverse=True)
         return jsonify([dto.time_entry_dto(space, e, hydrated=hydrated) for e in paged(found)])
+
+
+@bp.get(f"{WS}/time-entries/status/in-progress")
+@needs("TIME_ENTRY_READ")
+def in_progress_time_entries(ws: str) -> Response:
+    me = actor()
+    with world().lock:
+        space = workspace(ws)
+        running = [e for e in space.time_entries.values() if e["end"] is None and me.can_see(world(), e["userId"])]
+        running.sort(key=lambda e: (e["start"], e["id"]), reverse=True)
+        # This list alone pages 10 by default, at most 1000 (API reference).
+        return jsonify([dto.time_entry_dto(space, e) for e in paged(running, max_size=1000, default_size=10)])
 
 
 def _entry_for(space: Workspace, entry_id: str, me: Actor) -> dict[str, Any]:
@@ -1413,6 +1425,26 @@ def copy_assignment(ws: str, assignment_id: str) -> Response:
 # ---- holidays and time off -----------------------------------------------------------------------
 
 
+def _holiday_applies(space: Workspace, holiday: dict[str, Any], user_id: str) -> bool:
+    groups = {gid for gid, gr in space.groups.items() if user_id in gr["userIds"]}
+    return bool(
+        holiday["everyoneIncludingNew"] or user_id in holiday["userIds"] or groups & set(holiday["userGroupIds"])
+    )
+
+
+@bp.get(f"{WS}/holidays")
+@needs("TIME_OFF_READ")
+def holidays(ws: str) -> Response:
+    user_id = request.args.get("assigned-to")
+    with world().lock:
+        space = workspace(ws)
+        if user_id:
+            space.user(user_id)
+        found = [h for h in space.holidays.values() if not user_id or _holiday_applies(space, h, user_id)]
+        found.sort(key=lambda h: h["start"])
+        return jsonify([dto.holiday_dto(space, h) for h in found])
+
+
 @bp.get(f"{WS}/holidays/in-period")
 @needs("TIME_OFF_READ")
 def holidays_in_period(ws: str) -> Response:
@@ -1422,14 +1454,11 @@ def holidays_in_period(ws: str) -> Response:
     start, end = _range_args()
     with world().lock:
         space = workspace(ws)
-        user = space.user(user_id)
-        groups = {gid for gid, gr in space.groups.items() if user["id"] in gr["userIds"]}
+        space.user(user_id)
         found = [
             h
             for h in space.holidays.values()
-            if h["start"] <= end
-            and h["end"] >= start
-            and (h["everyoneIncludingNew"] or user_id in h["userIds"] or groups & set(h["userGroupIds"]))
+            if h["start"] <= end and h["end"] >= start and _holiday_applies(space, h, user_id)
         ]
         found.sort(key=lambda h: h["start"])
         return jsonify([dto.holiday_dto(space, h) for h in found])

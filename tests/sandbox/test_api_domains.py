@@ -90,6 +90,20 @@ def test_marking_an_unknown_entry_invoiced_changes_nothing(api_sandbox: ApiSandb
     assert real["invoiced"] is False
 
 
+def test_a_running_timer_is_listed_as_in_progress(api_sandbox: ApiSandbox) -> None:
+    member = api_sandbox.user_id("MEMBER")
+    running = api_sandbox.world.add_time_entry(api_sandbox.ws, member, datetime(2026, 11, 25, 8, tzinfo=UTC), None)
+    rows = api_sandbox.get("/api/v1/workspaces/{ws}/time-entries/status/in-progress").get_json()
+    assert [r["id"] for r in rows] == [running["id"]]
+    assert rows[0]["timeInterval"]["end"] is None
+    assert (
+        api_sandbox.get(
+            "/api/v1/workspaces/{ws}/time-entries/status/in-progress", query_string={"page-size": 1001}
+        ).status_code
+        == 400
+    )
+
+
 # ---- reports -------------------------------------------------------------------------------------
 
 

@@ -397,6 +397,10 @@ CASES: dict[str, Callable[[dict[str, str]], Case]] = {
         f"/api/v1/workspaces/{{ws}}/scheduling/assignments/{i['assignment']}/copy",
         body={"userId": i["missing"], "seriesUpdateOption": "THIS_ONE"},
     ),
+    "holidays": lambda i: Case("GET", "/api/v1/workspaces/{ws}/holidays", {"assigned-to": i["member"]}),
+    "in-progress entries": lambda i: Case(
+        "GET", "/api/v1/workspaces/{ws}/time-entries/status/in-progress", {"page": 1, "page-size": 100}
+    ),
     "holidays in period": lambda i: Case(
         "GET",
         "/api/v1/workspaces/{ws}/holidays/in-period",
