@@ -80,6 +80,8 @@ def workspace_dto(ws: Workspace) -> dict[str, Any]:
         "id": ws.id,
         "name": ws.name,
         "imageUrl": "",
+        "featureSubscriptionType": ws.settings.get("featureSubscriptionType", "PRO_2021"),
+        "features": list(ws.settings.get("features", [])),
         "hourlyRate": {"amount": 0, "currency": ws.currency},
         "costRate": {"amount": 0, "currency": ws.currency},
         "currencies": [{"id": "5f00000000000000000000c1", "code": ws.currency, "isDefault": True}],

@@ -47,7 +47,11 @@ def _fixed_schema(name: str, schema: dict[str, Any], *, response: bool) -> dict[
     # A Java enum serialised as an object whose properties are its own constants (AccountStatus, Feature…).
     if enum_props and any(key in enum_props[0]["enum"] for key in properties):
         return {"type": "string", "enum": list(enum_props[0]["enum"])}
-    return _walk(copy.deepcopy(schema), response=response)
+    fixed = _walk(copy.deepcopy(schema), response=response)
+    if name == "WorkspaceDtoV1":
+        # `features` is an array of Feature names in the reference's sample, a single Feature in the file.
+        fixed["properties"]["features"] = {"type": ["array", "null"], "items": {"$ref": "#/definitions/Feature"}}
+    return fixed  # type: ignore[no-any-return]
 
 
 def _walk(node: Any, *, response: bool) -> Any:
