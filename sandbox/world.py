@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Listener = Callable[[str, str, dict[str, Any]], None]
 
@@ -87,9 +88,21 @@ def parse_instant(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def period_bounds(period: str, start: datetime, week_start: str = "MONDAY") -> tuple[datetime, datetime]:
-    """[start, end) of the approval period of kind `period` that begins on `start`'s day (UTC)."""
-    day = start.astimezone(UTC).date()
+def period_day(moment: datetime, time_zone: str | None) -> date:
+    """The calendar day a periodStart names: a UTC midnight is that day; any other instant is read in the
+    owner's time zone (clients send either form: midnight UTC, or midnight where the owner lives)."""
+    moment = moment.astimezone(UTC)
+    if moment.time() == datetime.min.time() or not time_zone:
+        return moment.date()
+    try:
+        return moment.astimezone(ZoneInfo(time_zone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return moment.date()
+
+
+def period_bounds(period: str, start: datetime | date, week_start: str = "MONDAY") -> tuple[datetime, datetime]:
+    """[start, end) of the approval period of kind `period` containing `start`'s day, as UTC midnights."""
+    day = start.astimezone(UTC).date() if isinstance(start, datetime) else start
     if period == "WEEKLY":
         offset = (day.weekday() - WEEKDAYS.index(week_start)) % 7
         first = day - timedelta(days=offset)
@@ -356,7 +369,8 @@ class World:
                 raise WorldError(400, f"period must be one of {', '.join(APPROVAL_PERIODS)}")
             if period != configured:
                 raise WorldError(400, "Approval period does not match the workspace approval period setting")
-            start, end = period_bounds(period, period_start, ws.settings.get("weekStart", "MONDAY"))
+            day = period_day(period_start, owner.get("timeZone"))
+            start, end = period_bounds(period, day, ws.settings.get("weekStart", "MONDAY"))
             for other in ws.approvals.values():
                 if other["userId"] == user_id and other["start"] == start and other["state"] in ("PENDING", "APPROVED"):
                     raise WorldError(400, "Approval request for this period already exists", 501)
@@ -379,7 +393,6 @@ class World:
             ws.approvals[request["id"]] = request
             self._attach_entries(ws, request)
             payload = approval_event_payload(ws, request)
-            _ = owner
         if emit:
             self.emit(workspace_id, "NEW_APPROVAL_REQUEST", payload)
         return request
@@ -390,9 +403,11 @@ class World:
         """Re-submit a rejected or withdrawn period: it goes back to PENDING (APPROVAL_REQUEST_STATUS_UPDATED)."""
         with self.lock:
             ws = self.workspace(workspace_id)
-            ws.user(user_id)
+            owner = ws.user(user_id)
             start, _ = period_bounds(
-                ws.settings.get("approvalPeriod", "WEEKLY"), period_start, ws.settings.get("weekStart", "MONDAY")
+                ws.settings.get("approvalPeriod", "WEEKLY"),
+                period_day(period_start, owner.get("timeZone")),
+                ws.settings.get("weekStart", "MONDAY"),
             )
             candidates = [a for a in ws.approvals.values() if a["userId"] == user_id and a["start"] == start]
             if any(a["state"] in ("PENDING", "APPROVED") for a in candidates):

@@ -200,3 +200,18 @@ def test_time_off_requests_cannot_be_listed_with_get(api_sandbox: ApiSandbox) ->
     assert api_sandbox.get("/api/v1/workspaces/{ws}/time-off/requests").status_code == 405
     listed = api_sandbox.call("POST", "/api/v1/workspaces/{ws}/time-off/requests", json={"statuses": ["ALL"]})
     assert listed.status_code == 200 and listed.get_json()["count"] >= 6
+
+
+def test_period_start_at_the_owners_local_midnight_names_the_same_week(api_sandbox: ApiSandbox) -> None:
+    ws = api_sandbox.world.workspace(api_sandbox.ws)
+    berliner = next(
+        u
+        for u in ws.users.values()
+        if u["timeZone"] == "Europe/Berlin" and u["role"] is None and u["status"] == "ACTIVE"
+    )
+    # Midnight of Monday 23 November in Berlin is 23:00 UTC on Sunday the 22nd.
+    request = api_sandbox.world.submit_approval(api_sandbox.ws, berliner["id"], datetime(2026, 11, 22, 23, tzinfo=UTC))
+    assert request["start"] == datetime(2026, 11, 23, tzinfo=UTC)
+    new_yorker = next(u for u in ws.users.values() if u["timeZone"] == "America/New_York" and u["status"] == "ACTIVE")
+    request = api_sandbox.world.submit_approval(api_sandbox.ws, new_yorker["id"], datetime(2026, 11, 23, tzinfo=UTC))
+    assert request["start"] == datetime(2026, 11, 23, tzinfo=UTC)
