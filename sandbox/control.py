@@ -262,7 +262,7 @@ def _drop_connection() -> None:
 
 
 def _sandbox() -> Sandbox:
-    return current_app.extensions["sandbox"]  # type: ignore[no-any-return]
+    return current_app.extensions["sandbox"]
 
 
 def _body() -> dict[str, Any]:

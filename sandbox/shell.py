@@ -56,7 +56,7 @@ class Frame:
 
 
 def _sandbox() -> Sandbox:
-    return current_app.extensions["sandbox"]  # type: ignore[no-any-return]
+    return current_app.extensions["sandbox"]
 
 
 def _role() -> str:

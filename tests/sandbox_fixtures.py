@@ -46,7 +46,7 @@ class SandboxHandle:
 
     @property
     def state(self) -> Sandbox:
-        return self.app.extensions["sandbox"]  # type: ignore[no-any-return]
+        return self.app.extensions["sandbox"]
 
     @property
     def url(self) -> str:
