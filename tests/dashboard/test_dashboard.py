@@ -110,7 +110,9 @@ def test_opening_again_reads_the_snapshot_without_calling_clockify_for_figures(
     assert not [c for c in new_calls if "/reports/" in c["path"] or "/approval-requests" in c["path"]]
 
 
-def test_refresh_recomputes_after_a_change(app, sandbox, installed, open_component, user_token, closeout_live):
+def test_refresh_recomputes_after_a_change(
+    app, sandbox, installed, open_component, user_token, closeout_live, request_log
+):
     assert requests.get(open_component("OWNER", "sidebar"), timeout=60).status_code == 200
     start, end = week_of(datetime.now(UTC).date() - timedelta(days=7))
     ws = sandbox.world.workspaces[installed.workspace_id]
@@ -121,6 +123,7 @@ def test_refresh_recomputes_after_a_change(app, sandbox, installed, open_compone
         )
         changed["state"] = "APPROVED"
     token = user_token("OWNER")
+    since = request_log()[-1]["id"]
     answer = requests.post(
         f"{closeout_live.url}/components/sidebar/refresh",
         headers={"X-Addon-Token": token, "HX-Request": "true"},
@@ -128,6 +131,8 @@ def test_refresh_recomputes_after_a_change(app, sandbox, installed, open_compone
     )
     assert answer.status_code == 200, answer.text
     assert "Figures refreshed" in answer.headers["HX-Trigger"]
+    # Both periods from a handful of paged or grouped calls, not one per person.
+    assert len(request_log(since=since)) <= 12
     assert snapshots(app, installed.workspace_id)[start]["timesheets"]["pending"] == pending_before - 1
 
 

@@ -250,3 +250,23 @@ def test_a_field_changed_by_someone_else_meanwhile_is_not_overwritten(app, clien
     assert answer.status_code == 422
     assert "Someone changed this while you were editing" in answer.get_data(as_text=True)
     assert stored(app)["invoicing.due_days"] == 60
+
+
+def test_hostile_fields_get_a_clear_answer_and_unknown_ones_are_ignored(app, client, settings_ready, make_token):
+    settings_ready()
+    owner = make_token("user")
+    fields = with_value(load_form(client, owner), "invoicing.number_pattern", "{SEQ}" + "A" * 100_000)
+    answer = client.post("/settings", data=MultiDict(fields), headers=htmx(owner))
+    assert answer.status_code == 422
+    assert "40 characters or fewer" in answer.get_data(as_text=True)
+    assert "A" * 1000 not in answer.get_data(as_text=True).split("co-field-error", 1)[1]
+
+    # A mangled baseline falls back to comparing with what is stored; a key Closeout does not know is ignored.
+    fields = with_value(load_form(client, owner), "original", "{not json")
+    fields = with_value(fields, "invoicing.due_days", "21")
+    fields.append(("installation.api_url", "http://evil.invalid"))
+    answer = client.post("/settings", data=MultiDict(fields), headers=htmx(owner))
+    assert answer.status_code == 200
+    with app.app_context():
+        assert [c.key for c in db.session.scalars(sa.select(SettingChange))] == ["invoicing.due_days"]
+    assert stored(app)["invoicing.due_days"] == 21
