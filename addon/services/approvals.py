@@ -144,21 +144,21 @@ def parse_request(body: Any) -> RequestData | None:
         return None
     # The webhook sample spells owner.timezone, the API's DTO owner.timeZone (platform.md §7.3).
     zone_name = owner.get("timeZone") or owner.get("timezone") or "UTC"
-    zone = zone_or_utc(zone_name if isinstance(zone_name, str) else "UTC")
-    # dateRange bounds are midnights: at UTC in the sandbox and in some samples, at the owner's zone in
-    # others (the reference does not say). A bound at a UTC midnight is read as a UTC date, any other
-    # in the owner's zone; an end at midnight is exclusive (the start of the day after the period).
-    start_day = _calendar_day(start, zone)
-    end_instant = end if end is not None and end > start else start + timedelta(days=1)
-    end_day = _calendar_day(end_instant, zone)
-    if _is_midnight(end_instant, zone):
-        end_day -= timedelta(days=1)
+    owner_zone = zone = zone_or_utc(zone_name if isinstance(zone_name, str) else "UTC")
+    # dateRange bounds: at UTC midnights in the sandbox and some samples, at the owner's midnight in
+    # others, and the end either the next midnight or the period's last instant (the reference does not
+    # say). A start at a UTC midnight means the range is in UTC; an end at midnight is exclusive.
+    if start.astimezone(UTC).time() == datetime.min.time():
+        zone = zone_or_utc("UTC")
+    start_day = start.astimezone(zone).date()
+    end_local = (end if end is not None and end > start else start + timedelta(days=1)).astimezone(zone)
+    end_day = end_local.date() - timedelta(days=1) if end_local.time() == datetime.min.time() else end_local.date()
     end_day = max(end_day, start_day)
     return RequestData(
         clockify_id=clockify_id[:64],
         user_id=user_id[:64],
         user_name=_text(owner.get("userName")),
-        time_zone=zone.key,
+        time_zone=owner_zone.key,
         period_start=start_day,
         period_end=end_day,
         state=state,
@@ -167,16 +167,6 @@ def parse_request(body: Any) -> RequestData | None:
         updated_by=_text(status.get("updatedBy"), 64),
         updated_by_name=_text(status.get("updatedByUserName")),
     )
-
-
-def _is_midnight(moment: datetime, zone: Any) -> bool:
-    return moment.time() == datetime.min.time() or moment.astimezone(zone).time() == datetime.min.time()
-
-
-def _calendar_day(moment: datetime, zone: Any) -> date:
-    if moment.astimezone(UTC).time() == datetime.min.time():
-        return moment.astimezone(UTC).date()
-    return moment.astimezone(zone).date()
 
 
 def entry_stats(entries: Any, time_zone: str) -> dict[str, Any]:

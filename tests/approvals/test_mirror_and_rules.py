@@ -238,3 +238,19 @@ def test_the_rule_name_in_the_note_says_what_was_checked():
         "Auto-approved by Closeout: within 10% of scheduled hours, no day over 10 h, a project on every entry, "
         "no overlapping entries."
     )
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        ("Asia/Tokyo", "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"),  # UTC midnights whatever the owner's zone
+        ("Asia/Tokyo", "2026-11-16T00:00:00Z", "2026-11-22T23:59:59.999Z"),  # an inclusive last instant
+        ("Europe/Berlin", "2026-11-15T23:00:00Z", "2026-11-22T23:00:00Z"),  # the owner's midnights
+    ],
+)
+def test_a_weekly_range_is_the_same_seven_days_however_clockify_stamps_it(zone, start, end):
+    body = request_body(start=start, end=end)
+    body["owner"]["timeZone"] = zone
+    data = approvals.parse_request(body)
+    assert data is not None
+    assert (data.period_start, data.period_end) == (WEEK.start, WEEK.end)

@@ -93,6 +93,15 @@ def _queue_context(view: View, filters: approvals.QueueFilters) -> dict[str, Any
         "base": BASE,
         "version": approvals.queue_version(view.installation.workspace_id),
         "directory_error": g.get("directory_error"),
+        # Filter choices never name groups or managers outside what the viewer may see.
+        "groups": [
+            gr
+            for gr in view.directory.groups
+            if view.scope.everyone or set(gr.get("userIds") or ()) & view.scope.user_ids
+        ],
+        "managers": [
+            m for m in view.directory.all_managers() if view.scope.everyone or m.get("id") == view.viewer.user_id
+        ],
     }
 
 
