@@ -104,12 +104,11 @@ class Sandbox:
 
     def reset(self, seed: int | None = None, size: str | None = None) -> None:
         """Fresh state: a newly seeded world, no installations, faults, logs or deliveries."""
-        if seed is not None:
-            self.config["SANDBOX_SEED"] = seed
-        if size is not None:
-            self.config["SANDBOX_SIZE"] = size
+        seed = int(self.config["SANDBOX_SEED"]) if seed is None else seed
+        size = str(self.config["SANDBOX_SIZE"]) if size is None else size
         world = World()
-        seed_world(world, int(self.config["SANDBOX_SEED"]), str(self.config["SANDBOX_SIZE"]))
+        seed_world(world, seed, size)  # raises ValueError on a bad size, leaving everything as it was
+        self.config.update(SANDBOX_SEED=seed, SANDBOX_SIZE=size)
         world.subscribe(self.deliverer.on_event)
         self.world = world
         self.manifests.clear()

@@ -16,6 +16,7 @@ from sandbox.app import Sandbox
 from sandbox.world import AddonInstallation, World
 from tests.live import LiveServer
 
+SEED = 42
 # Surface name → manifest component type; "settings" is the self-hosted settings page.
 SURFACES = {
     "sidebar": "sidebar",
@@ -96,7 +97,8 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
 def sandbox(sandbox_server: SandboxHandle) -> SandboxHandle:
     """The session's sandbox, reseeded and with no faults, logs, deliveries or installations."""
     sandbox_server.state.config["SANDBOX_USER_TOKEN_TTL"] = None
-    sandbox_server.state.reset()
+    # Explicit seed and size: a test that reseeded through the control API must not change the next one's data.
+    sandbox_server.state.reset(seed=SEED, size="demo")
     return sandbox_server
 
 

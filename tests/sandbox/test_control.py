@@ -143,6 +143,25 @@ def test_reset_refuses_a_seed_that_is_not_a_number(sandbox):
     assert response.status_code == 400
 
 
+def test_reset_refuses_an_unknown_size_and_keeps_the_world(sandbox):
+    before = sandbox.world
+
+    response = sandbox.control("POST", "/reset", {"size": "galactic"})
+
+    assert response.status_code == 400
+    assert sandbox.world is before
+    assert sandbox.control("GET", "/state").json()["size"] == "demo"
+
+
+def test_reseeding_gives_the_same_world_for_the_same_seed(sandbox):
+    def users():
+        state = sandbox.control("POST", "/reset", {"seed": 7}).json()
+        workspace = sandbox.world.workspaces[state["demoWorkspaceId"]]
+        return sorted(u["name"] for u in workspace.users.values())
+
+    assert users() == users()
+
+
 @pytest.mark.parametrize(
     ("role", "claim"),
     [("OWNER", "OWNER"), ("ADMIN", "WORKSPACE_ADMIN"), ("TEAM_MANAGER", "TEAM_MANAGER"), ("MEMBER", "USER")],
