@@ -123,3 +123,36 @@ def test_a_stored_value_that_no_longer_validates_reads_as_its_default(app, insta
 
 def test_utilization_bands_use_the_documented_defaults():
     assert [ws.utilization_band(p) for p in (92, 92.5, 106.9, 107)] == ["under", "full", "full", "over"]
+
+
+def test_deleted_removes_settings_history_cached_preferences_and_snapshots(app, client, install, make_token):
+    from datetime import date as day
+
+    from addon.models import DashboardSnapshot, PreferenceCache
+    from tests.conftest import ADDON_ID, OTHER_WORKSPACE_ID
+
+    install()
+    install(workspace_id=OTHER_WORKSPACE_ID)
+    with app.app_context():
+        ws.save(WORKSPACE_ID, {"invoicing.due_days": 14}, ws.Actor("u1"))
+        for workspace_id in (WORKSPACE_ID, OTHER_WORKSPACE_ID):
+            db.session.add(PreferenceCache(workspace_id=workspace_id, scope="workspace", value={}))
+            db.session.add(
+                DashboardSnapshot(
+                    workspace_id=workspace_id,
+                    period_start=day(2026, 11, 16),
+                    period_end=day(2026, 11, 22),
+                    period_kind="WEEKLY",
+                    figures={},
+                )
+            )
+        db.session.commit()
+    body = {"workspaceId": WORKSPACE_ID, "addonId": ADDON_ID}
+    answer = client.post("/lifecycle/deleted", json=body, headers={"X-Addon-Lifecycle-Token": make_token("lifecycle")})
+    assert answer.status_code == 200
+    with app.app_context():
+        for model in (WorkspaceSetting, SettingChange, PreferenceCache, DashboardSnapshot):
+            left = set(db.session.scalars(sa.select(model.workspace_id)))
+            assert WORKSPACE_ID not in left, model.__name__
+        for model in (WorkspaceSetting, PreferenceCache, DashboardSnapshot):
+            assert OTHER_WORKSPACE_ID in set(db.session.scalars(sa.select(model.workspace_id))), model.__name__
