@@ -220,6 +220,8 @@ class ClockifyClient:
             response = self._session.request(method, url, params=params, json=body, timeout=self.timeout)
         except requests.exceptions.RequestException as exc:
             raise _transport_error(exc, method, path) from exc
+        finally:
+            self.limiter.release(self._bucket)
         elapsed = (self._clock() - started) * 1000
         log.debug("%s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
         if response.status_code >= 400:

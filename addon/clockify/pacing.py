@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -25,6 +27,10 @@ class Limiter(Protocol):
         """Block until the caller may send one request; returns the seconds waited."""
         ...
 
+    def release(self, key: str) -> None:
+        """The request an `acquire` let out has its answer (or failed); call once per acquire."""
+        ...
+
     def pause(self, key: str, seconds: float) -> None:
         """Hold every caller of `key` back for `seconds` (Clockify's Retry-After)."""
         ...
@@ -36,6 +42,71 @@ def pacing_for(limit: float) -> tuple[float, int]:
     rate = limit * HEADROOM
     burst = max(1, int(limit - rate))
     return rate, burst
+
+
+def window_limit(rate: float, burst: int) -> int:
+    """Most requests GCRA lets out in a rolling second, less one for the network's jitter."""
+    return max(1, math.floor(rate + burst) - 1)
+
+
+class SendWindow:
+    """Bounds what Clockify can count in any rolling second, whatever the network and servers do.
+
+    GCRA spaces the sends, but Clockify counts *arrivals*: a stalled server (or a client whose
+    threads wake late) can receive a batch of requests together and answer 429. A request reaches
+    Clockify somewhere between its send and its answer, so if each request holds a slot from its
+    send until one second after its answer, and at most `limit` slots are held at once, no rolling
+    second at Clockify can hold more than `limit` arrivals from this process.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit = max(1, int(limit))
+        self.window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._cond = threading.Condition()
+        self._in_flight: dict[str, int] = {}
+        self._expiries: dict[str, deque[float]] = {}
+
+    def _held(self, key: str, now: float) -> int:
+        expiries = self._expiries.setdefault(key, deque())
+        while expiries and expiries[0] <= now:
+            expiries.popleft()
+        return self._in_flight.get(key, 0) + len(expiries)
+
+    def admit(self, key: str) -> float:
+        """Block until a slot is free and take it; returns the seconds waited. Pair with `release`."""
+        waited = 0.0
+        while True:
+            with self._cond:
+                now = self._clock()
+                if self._held(key, now) < self.limit:
+                    self._in_flight[key] = self._in_flight.get(key, 0) + 1
+                    return waited
+                expiries = self._expiries[key]
+                if not expiries:
+                    # Every slot is a request still waiting for its answer: wait for one to come back.
+                    started = time.monotonic()
+                    self._cond.wait(0.05)
+                    waited += time.monotonic() - started
+                    continue
+                delay = max(expiries[0] - now, 0.001)
+            self._sleep(delay)
+            waited += delay
+
+    def release(self, key: str) -> None:
+        """The answer (or failure) of an admitted request is in: its slot frees a window later."""
+        with self._cond:
+            self._in_flight[key] = max(0, self._in_flight.get(key, 0) - 1)
+            self._expiries.setdefault(key, deque()).append(self._clock() + self.window)
+            self._cond.notify_all()
 
 
 class LocalLimiter:
@@ -62,6 +133,7 @@ class LocalLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._tat: dict[str, float] = {}
+        self._window = SendWindow(window_limit(self.rate, self.burst), clock=clock, sleep=sleep)
 
     def reserve(self, key: str) -> float:
         """Take the next slot for `key`; returns how long to wait before using it."""
@@ -76,7 +148,10 @@ class LocalLimiter:
         wait = self.reserve(key)
         if wait > 0:
             self._sleep(wait)
-        return wait
+        return wait + self._window.admit(key)
+
+    def release(self, key: str) -> None:
+        self._window.release(key)
 
     def pause(self, key: str, seconds: float) -> None:
         with self._lock:
@@ -127,6 +202,7 @@ class RedisLimiter:
         *,
         prefix: str = DEFAULT_PREFIX,
         sleep: Callable[[float], None] = time.sleep,
+        fallback_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -138,7 +214,8 @@ class RedisLimiter:
         self._tau_us = (self.burst - 1) * self._interval_us
         self._script = redis_client.register_script(_RESERVE_LUA)
         self._sleep = sleep
-        self._fallback = LocalLimiter(rate, burst, sleep=sleep)
+        self._fallback = LocalLimiter(rate, burst, clock=fallback_clock, sleep=sleep)
+        self._window = SendWindow(window_limit(self.rate, self.burst), clock=fallback_clock, sleep=sleep)
         self._degraded = False
 
     @classmethod
@@ -167,12 +244,13 @@ class RedisLimiter:
 
     def acquire(self, key: str) -> float:
         wait_us = self._run(key, 0)
-        if wait_us is None:
-            return self._fallback.acquire(key)
-        wait = wait_us / 1_000_000
+        wait = self._fallback.reserve(key) if wait_us is None else wait_us / 1_000_000
         if wait > 0:
             self._sleep(wait)
-        return wait
+        return wait + self._window.admit(key)
+
+    def release(self, key: str) -> None:
+        self._window.release(key)
 
     def pause(self, key: str, seconds: float) -> None:
         self._fallback.pause(key, seconds)

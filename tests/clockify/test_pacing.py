@@ -31,6 +31,7 @@ def send_times(limiter: LocalLimiter, fake: FakeTime, key: str, count: int) -> l
     for _ in range(count):
         limiter.acquire(key)
         times.append(fake.now)
+        limiter.release(key)
     return times
 
 
@@ -126,8 +127,41 @@ def test_redis_pause_pushes_the_next_slot_out(redis_client):
     redis_client.delete(prefix + "ws")
 
 
-def test_redis_outage_falls_back_to_pacing_in_process(caplog):
+def test_redis_outage_falls_back_to_pacing_in_process():
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    limiter = RedisLimiter(dead, 50, 1, prefix="test:", sleep=lambda s: None)
+    fake = FakeTime()
+    limiter = RedisLimiter(dead, 10, 1, prefix="test:", sleep=fake.sleep, fallback_clock=fake.clock)
     assert limiter.acquire("ws") == 0
-    assert "falling back" in caplog.text
+    # Still paced, by the in-process bucket: the second call waits for its slot.
+    assert limiter.acquire("ws") == pytest.approx(0.1)
+    assert fake.slept == [pytest.approx(0.1)]
+
+
+def test_a_slot_is_held_until_a_second_after_the_answer():
+    from addon.clockify.pacing import SendWindow
+
+    fake = FakeTime()
+    window = SendWindow(3, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(3):
+        window.admit("ws")
+    fake.now += 5.0  # the answers take five seconds (a stalled server)
+    for _ in range(3):
+        window.release("ws")
+    # Clockify may have received all three just now: a fourth waits a full second after the answers.
+    assert window.admit("ws") == pytest.approx(1.0)
+    assert window.admit("other") == 0
+
+
+def test_late_senders_cannot_bunch_past_the_window():
+    from addon.clockify.pacing import SendWindow
+
+    fake = FakeTime()
+    window = SendWindow(48, clock=fake.clock, sleep=fake.sleep)
+    # A hundred senders all waking at the same instant (their slots passed while the CPU was busy),
+    # each answered at once.
+    times = []
+    for _ in range(100):
+        window.admit("ws")
+        times.append(fake.now)
+        window.release("ws")
+    assert max_in_any_window(times) == 48
