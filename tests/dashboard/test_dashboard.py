@@ -149,3 +149,26 @@ def test_a_member_sees_only_their_own_planned_and_tracked_hours(
         timeout=60,
     )
     assert refresh.status_code == 403
+
+
+def test_an_old_snapshot_is_recomputed_on_open_and_a_stale_one_polls_until_fresh(
+    app, sandbox, installed, open_component, request_log
+):
+    assert requests.get(open_component("OWNER", "sidebar"), timeout=60).status_code == 200
+    with app.app_context():
+        db.session.execute(
+            sa.update(DashboardSnapshot).values(
+                refreshed_at=datetime.now(UTC) - timedelta(hours=2), stale_since=datetime.now(UTC)
+            )
+        )
+        db.session.commit()
+    since = request_log()[-1]["id"]
+    page = requests.get(open_component("OWNER", "sidebar"), timeout=60)
+    assert page.status_code == 200
+    assert request_log(since=since, path="*/reports/summary")
+    assert "data-stale" not in page.text  # recomputed: nothing left to wait for
+    with app.app_context():
+        db.session.execute(sa.update(DashboardSnapshot).values(stale_since=datetime.now(UTC)))
+        db.session.commit()
+    page = requests.get(open_component("OWNER", "sidebar"), timeout=60)
+    assert 'data-stale hx-get="/components/sidebar" hx-trigger="every 5s"' in page.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ from ...clockify import ClockifyError
 from ...extensions import db
 from ...htmx import render, toast
 from ...manifest import component_paths
-from ...models import Installation
+from ...models import Installation, utcnow
 from ...security import TokenContext, requires_user
 from ...services import dashboard, preferences, workspace_settings
 from ...services.installations import client_for
@@ -77,7 +78,10 @@ def page() -> Response:
     info = preferences.workspace_info(installation.workspace_id, lambda: client_for(installation, current_app.config))
     board = dashboard.load(installation.workspace_id, info)
     problem = None
-    if not board.is_complete:
+    # Normally webhooks and the reconciler keep snapshots fresh; this covers a first open, a new period, and
+    # a workspace whose worker is down, at most once per DASHBOARD_MAX_AGE_MINUTES.
+    max_age = timedelta(minutes=float(current_app.config.get("DASHBOARD_MAX_AGE_MINUTES", 60)))
+    if not board.is_complete or (board.refreshed_at is not None and utcnow() - board.refreshed_at > max_age):
         problem = _refresh(installation, info)
         board = dashboard.load(installation.workspace_id, info)
     return render("sidebar/page.html", "sidebar/_board.html", **_context(g.auth, installation, board, problem=problem))
