@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import jwt
 from flask import current_app, g, jsonify, request
 from werkzeug.wrappers import Response
@@ -170,5 +175,30 @@ def check_request() -> Response | None:
     scope = getattr(view, "_sandbox_scope", None)
     if scope and scope not in scopes:
         return error(403, f"Addon with id {addon_id} does not have permission {scope}")
+    problem = body_problem()
+    if problem:
+        return error(400, problem)
     g.actor = Actor(workspace_id, addon_id, user_id, role, is_installation)
     return None
+
+
+@cache
+def _request_schemas() -> dict[str, Any]:
+    """Request-body schemas derived from clockify-openapi.json (kept in step by tests/sandbox/test_contract.py)."""
+    return json.loads((Path(__file__).with_name("request_schemas.json")).read_text())  # type: ignore[no-any-return]
+
+
+def body_problem() -> str | None:
+    """Why the JSON body breaks the reference's schema for this endpoint (type, enum, required), or None."""
+    rule = request.url_rule.rule if request.url_rule else ""
+    template = re.sub(r"<[^>]+>", "{}", re.sub(r"^/(api|reports)", "", rule))
+    schema = _request_schemas().get(f"{request.method} {template}")
+    body = request.get_json(silent=True)
+    if schema is None or body is None:
+        return None  # the view answers a missing or unparseable body itself
+    found = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(body))
+    if found is None:
+        return None
+    where = ".".join(str(part) for part in found.absolute_path) or "body"
+    detail = found.message if len(found.message) <= 160 else found.message[:157] + "..."
+    return f"Invalid request body at {where}: {detail}"

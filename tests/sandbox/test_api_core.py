@@ -215,3 +215,13 @@ def test_period_start_at_the_owners_local_midnight_names_the_same_week(api_sandb
     new_yorker = next(u for u in ws.users.values() if u["timeZone"] == "America/New_York" and u["status"] == "ACTIVE")
     request = api_sandbox.world.submit_approval(api_sandbox.ws, new_yorker["id"], datetime(2026, 11, 23, tzinfo=UTC))
     assert request["start"] == datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def test_a_body_breaking_the_references_schema_is_400_naming_the_field(api_sandbox: ApiSandbox) -> None:
+    ws = api_sandbox.world.workspace(api_sandbox.ws)
+    entry = next(e for e in ws.time_entries.values() if not e["isLocked"])
+    body = {"start": "2026-11-02T09:00:00Z", "end": "2026-11-02T10:00:00Z", "billable": "yes"}
+    response = api_sandbox.call("PUT", f"/api/v1/workspaces/{{ws}}/time-entries/{entry['id']}", json=body)
+    assert response.status_code == 400
+    assert "billable" in response.get_json()["message"]
+    assert entry["start"].isoformat() != "2026-11-02T09:00:00+00:00"  # nothing was written
