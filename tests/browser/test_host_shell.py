@@ -7,6 +7,9 @@ import json
 import jwt
 import pytest
 
+from addon.extensions import db
+from addon.models import Installation
+
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 
 ROLE_CLAIMS = {"OWNER": "OWNER", "ADMIN": "WORKSPACE_ADMIN", "TEAM_MANAGER": "TEAM_MANAGER", "MEMBER": "USER"}
@@ -52,7 +55,10 @@ def test_closeout_installs_through_the_host_page(page, sandbox, closeout_live, a
 
     assert page.text_content('[data-testid="addon-status"]').strip() == "Active"
     assert page.is_visible('[data-testid="sidebar-addon-closeout"]')
-    assert sandbox.demo_workspace_id in sandbox.world.installations
+    installation = sandbox.world.installations[sandbox.demo_workspace_id]
+    with app.app_context():
+        stored = db.session.scalar(db.select(Installation).filter_by(workspace_id=sandbox.demo_workspace_id))
+        assert stored is not None and stored.addon_id == installation.addon_id
     assert page.console_errors == []
 
 
