@@ -30,13 +30,15 @@ SKIPPED = "skipped"  # the installation was paused or removed before the event w
 STATUSES = (PENDING, PROCESSING, DONE, FAILED, DEAD, SKIPPED)
 
 # Failures that may pass by themselves: Clockify unreachable, rate-limited or failing, the database
-# briefly unavailable, or a handler saying "not yet".
+# briefly unavailable or a concurrent worker inserting the same row first (two events of one object
+# processed at once), or a handler saying "not yet".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransportError,
     RateLimitedError,
     ServerError,
     events.RetryableError,
     sa.exc.OperationalError,
+    sa.exc.IntegrityError,
 )
 
 

@@ -270,3 +270,15 @@ def test_abandoned_claim_on_its_last_attempt_is_dead_lettered(app, client, webho
 
     dead = row(app, stored.id)
     assert (dead.status, dead.last_error) == ("dead", "worker stopped while processing")
+
+
+def test_a_concurrent_writer_winning_a_unique_key_is_retried_not_dead_lettered(app, client, webhook_tokens):
+    def raced(ctx):
+        raise sa.exc.IntegrityError("INSERT …", {}, Exception("duplicate key value violates unique constraint"))
+
+    deliver(client, webhook_tokens[NEW], NEW, approval_body())
+    [stored] = inbox_rows(app)
+    with registered(raced, NEW):
+        assert process(app, stored.id) == "failed"
+
+    assert row(app, stored.id).status == "failed"
