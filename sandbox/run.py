@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -81,7 +82,7 @@ def main() -> int:
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "5001"))
     addon_url = f"http://localhost:{addon_port}"
     sandbox_url = f"http://localhost:{sandbox_port}"
-    instance = ROOT / "instance" / "sandbox"
+    instance = Path(os.environ.get("SANDBOX_INSTANCE") or ROOT / "instance" / "sandbox")
 
     overrides: dict[str, Any] = {
         "SANDBOX_BASE_URL": sandbox_url,
