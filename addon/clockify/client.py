@@ -286,7 +286,7 @@ class ClockifyClient:
                 else:
                     self._sleep(self._backoff(attempt))
                 ambiguous = ambiguous or maybe_applied
-                log.warning(
+                log.info(
                     "%s %s failed (%s); retrying (attempt %d)", method, path, exc.status or "transport", attempt + 1
                 )
             except (BadRequestError, ConflictError):
