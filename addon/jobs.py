@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,12 +58,19 @@ class Jobs:
     sweep: TaskWrapper
 
 
+_build_lock = threading.Lock()
+
+
 def jobs_for(app: Flask) -> Jobs:
     """The app's Jobs, built from its config on first use (never at import)."""
     jobs = app.extensions.get("closeout_jobs")
     if jobs is None:
-        jobs = _build(app)
-        app.extensions["closeout_jobs"] = jobs
+        # Threaded servers may take their first webhooks at once: build one queue, not several.
+        with _build_lock:
+            jobs = app.extensions.get("closeout_jobs")
+            if jobs is None:
+                jobs = _build(app)
+                app.extensions["closeout_jobs"] = jobs
     return jobs
 
 
