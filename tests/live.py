@@ -15,7 +15,10 @@ class LiveServer:
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"live:{self.port}", daemon=True)
+        # A short poll interval so stop() returns in milliseconds (the default is 0.5 s per server).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=f"live:{self.port}", daemon=True
+        )
 
     def start(self) -> LiveServer:
         self._thread.start()

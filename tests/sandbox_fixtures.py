@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,17 +24,6 @@ SURFACES = {
     "invoices": "invoices.action",
     "settings": "settings",
 }
-
-
-class QuickLiveServer(LiveServer):
-    """A LiveServer that stops in milliseconds: its loop checks for shutdown every 20 ms, not 500."""
-
-    def start(self) -> QuickLiveServer:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=self._thread.name, daemon=True
-        )
-        self._thread.start()
-        return self
 
 
 @dataclass
@@ -86,7 +74,7 @@ class SandboxHandle:
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     """One sandbox for the session on a free loopback port, with a key pair of its own."""
     app = create_sandbox({"SANDBOX_INSTANCE": str(tmp_path_factory.mktemp("sandbox"))})
-    server = QuickLiveServer(app).start()
+    server = LiveServer(app).start()
     # The port is known only once the server listens; URLs in tokens and INSTALLED follow it.
     app.extensions["sandbox"].config["SANDBOX_BASE_URL"] = server.url
     yield SandboxHandle(app, server)
@@ -105,7 +93,7 @@ def sandbox(sandbox_server: SandboxHandle) -> SandboxHandle:
 @pytest.fixture
 def closeout_live(app: Flask, sandbox: SandboxHandle) -> Iterator[LiveServer]:
     """Closeout on its own loopback port, trusting the sandbox's key and framed by the sandbox's shell."""
-    server = QuickLiveServer(app)
+    server = LiveServer(app)
     app.config.update(
         ADDON_BASE_URL=server.url,
         CLOCKIFY_PUBLIC_KEY=sandbox.signer.public_pem,

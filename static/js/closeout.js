@@ -24,10 +24,14 @@
 
   function schedule() {
     clearTimeout(refreshTimer);
-    var exp = claims(token).exp;
-    if (!exp) { return; }
-    var ms = exp * 1000 - Date.now() - 120000;  // two minutes before expiry
-    refreshTimer = setTimeout(requestRefresh, Math.max(ms, 0));
+    var c = claims(token);
+    if (!c.exp) { return; }
+    // Ask two minutes before expiry, or half-way through a shorter lifetime, and never more often than
+    // every five seconds: a fresh short-lived token must not trigger an immediate new request.
+    var lifetime = c.iat ? (c.exp - c.iat) * 1000 : 1800000;
+    var lead = Math.min(120000, lifetime / 2);
+    var ms = c.exp * 1000 - Date.now() - lead;
+    refreshTimer = setTimeout(requestRefresh, Math.max(ms, 5000));
   }
 
   function setToken(fresh) {
@@ -42,6 +46,8 @@
   // The host answers refreshAddonToken with {title: "refreshAddonToken", body: "<jwt>"}; the format is
   // not documented by Clockify (platform.md §3.4), so accept an object or its JSON string.
   window.addEventListener("message", function (event) {
+    // Only the host page that embeds us may hand us a token.
+    if (event.source !== window.parent || window.parent === window) { return; }
     var data = event.data;
     if (typeof data === "string") { try { data = JSON.parse(data); } catch (e) { return; } }
     if (!data) { return; }
