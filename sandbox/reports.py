@@ -113,40 +113,54 @@ def _approved(space: Workspace, entry: dict[str, Any]) -> bool:
     return bool(request and request["state"] == "APPROVED")
 
 
-def _seconds(entry: dict[str, Any], now: datetime) -> int:
-    return int(((entry["end"] or now) - entry["start"]).total_seconds())
+class Measures:
+    """Each entry's seconds and earned amount, computed once per report (reports scan every entry)."""
+
+    def __init__(self, space: Workspace, now: datetime) -> None:
+        self.space = space
+        self.now = now
+        self._seconds: dict[str, int] = {}
+        self._amounts: dict[str, int] = {}
+
+    def seconds(self, entry: dict[str, Any]) -> int:
+        found = self._seconds.get(entry["id"])
+        if found is None:
+            found = int(((entry["end"] or self.now) - entry["start"]).total_seconds())
+            self._seconds[entry["id"]] = found
+        return found
+
+    def rate(self, entry: dict[str, Any]) -> int:
+        project = self.space.projects.get(entry["projectId"] or "")
+        if project and project["hourlyRate"]:
+            return int(project["hourlyRate"])
+        return int(self.space.users.get(entry["userId"], {}).get("hourlyRate", 0))
+
+    def amount(self, entry: dict[str, Any]) -> int:
+        """Earned amount in minor units: billable time x rate."""
+        found = self._amounts.get(entry["id"])
+        if found is None:
+            found = round(self.seconds(entry) / 3600 * self.rate(entry)) if entry["billable"] else 0
+            self._amounts[entry["id"]] = found
+        return found
 
 
-def _rate(space: Workspace, entry: dict[str, Any]) -> int:
-    project = space.projects.get(entry["projectId"] or "")
-    if project and project["hourlyRate"]:
-        return int(project["hourlyRate"])
-    return int(space.users.get(entry["userId"], {}).get("hourlyRate", 0))
-
-
-def _amount(space: Workspace, entry: dict[str, Any], now: datetime) -> int:
-    """Earned amount in minor units: billable time x rate."""
-    if not entry["billable"]:
-        return 0
-    return round(_seconds(entry, now) / 3600 * _rate(space, entry))
-
-
-def _totals(space: Workspace, entries: list[dict[str, Any]], now: datetime) -> list[dict[str, Any] | None]:
+def _totals(entries: list[dict[str, Any]], m: Measures) -> list[dict[str, Any] | None]:
     if not entries:
         # Clockify answers [null] when nothing matches (platform.md appendix).
         return [None]
     return [
         {
             "_id": "",
-            "totalTime": sum(_seconds(e, now) for e in entries),
-            "totalBillableTime": sum(_seconds(e, now) for e in entries if e["billable"]),
+            "totalTime": sum(m.seconds(e) for e in entries),
+            "totalBillableTime": sum(m.seconds(e) for e in entries if e["billable"]),
             "entriesCount": len(entries),
-            "totalAmount": sum(_amount(space, e, now) for e in entries),
+            "totalAmount": sum(m.amount(e) for e in entries),
         }
     ]
 
 
-def _detailed_row(space: Workspace, entry: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _detailed_row(entry: dict[str, Any], m: Measures) -> dict[str, Any]:
+    space = m.space
     project = space.projects.get(entry["projectId"] or "")
     client = space.clients.get(project["clientId"] or "") if project else None
     user = space.users.get(entry["userId"], {})
@@ -169,13 +183,13 @@ def _detailed_row(space: Workspace, entry: dict[str, Any], now: datetime) -> dic
         "approvalRequestId": entry["approvalRequestId"],
         "invoicingInfo": {"invoiced": entry["invoiced"]},
         "customFields": [],
-        "rate": _rate(space, entry),
-        "amount": _amount(space, entry, now),
+        "rate": m.rate(entry),
+        "amount": m.amount(entry),
         "timeInterval": {
             "start": iso(entry["start"]),
             "end": iso(end),
             # Seconds here, unlike the PT… durations of the time-entry endpoints (platform.md appendix).
-            "duration": _seconds(entry, now),
+            "duration": m.seconds(entry),
         },
     }
 
@@ -199,20 +213,18 @@ def detailed(ws: str) -> Response:
     the_world = world()
     with the_world.lock:
         space = the_world.workspace(ws)
-        now = the_world.now()
+        m = Measures(space, the_world.now())
         entries = _matching_entries(space, data, g.actor)
         keys: dict[str, Callable[[dict[str, Any]], Any]] = {
             "ID": lambda e: e["id"],
             "DESCRIPTION": lambda e: (e["description"], e["id"]),
             "USER": lambda e: (space.users.get(e["userId"], {}).get("name", ""), e["start"], e["id"]),
-            "DURATION": lambda e: (_seconds(e, now), e["id"]),
+            "DURATION": lambda e: (m.seconds(e), e["id"]),
         }
         key = keys.get(sort_column or "DATE", lambda e: (e["start"], e["id"]))
         entries.sort(key=key, reverse=sort_order == "DESCENDING")
         rows = entries[(page - 1) * size : page * size]
-        return jsonify(
-            {"totals": _totals(space, entries, now), "timeentries": [_detailed_row(space, e, now) for e in rows]}
-        )
+        return jsonify({"totals": _totals(entries, m), "timeentries": [_detailed_row(e, m) for e in rows]})
 
 
 def _group_key(space: Workspace, entry: dict[str, Any], group: str) -> tuple[str, str]:
@@ -243,9 +255,8 @@ def _group_key(space: Workspace, entry: dict[str, Any], group: str) -> tuple[str
     return "", "Without " + group.lower()
 
 
-def _summary_groups(
-    space: Workspace, entries: list[dict[str, Any]], groups: list[str], now: datetime
-) -> list[dict[str, Any]]:
+def _summary_groups(entries: list[dict[str, Any]], groups: list[str], m: Measures) -> list[dict[str, Any]]:
+    space = m.space
     if not groups:
         return []
     buckets: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -256,11 +267,11 @@ def _summary_groups(
         item: dict[str, Any] = {
             "_id": group_id,
             "name": name,
-            "duration": sum(_seconds(e, now) for e in members),
-            "amount": sum(_amount(space, e, now) for e in members),
-            "billableDuration": sum(_seconds(e, now) for e in members if e["billable"]),
+            "duration": sum(m.seconds(e) for e in members),
+            "amount": sum(m.amount(e) for e in members),
+            "billableDuration": sum(m.seconds(e) for e in members if e["billable"]),
         }
-        children = _summary_groups(space, members, groups[1:], now)
+        children = _summary_groups(members, groups[1:], m)
         if children:
             item["children"] = children
         out.append(item)
@@ -287,8 +298,6 @@ def summary(ws: str) -> Response:
     the_world = world()
     with the_world.lock:
         space = the_world.workspace(ws)
-        now = the_world.now()
+        m = Measures(space, the_world.now())
         entries = _matching_entries(space, data, g.actor)
-        return jsonify(
-            {"totals": _totals(space, entries, now), "groupOne": _summary_groups(space, entries, groups, now)}
-        )
+        return jsonify({"totals": _totals(entries, m), "groupOne": _summary_groups(entries, groups, m)})
