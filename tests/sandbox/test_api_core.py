@@ -225,3 +225,25 @@ def test_a_body_breaking_the_references_schema_is_400_naming_the_field(api_sandb
     assert response.status_code == 400
     assert "billable" in response.get_json()["message"]
     assert entry["start"].isoformat() != "2026-11-02T09:00:00+00:00"  # nothing was written
+
+
+def test_an_expired_user_token_is_401(api_sandbox: ApiSandbox) -> None:
+    expired = api_sandbox.state.signer.mint(
+        {"workspaceId": api_sandbox.ws, "addonId": ADDON_ID, "user": api_sandbox.user_id("ADMIN")}, ttl_seconds=-5
+    )
+    assert api_sandbox.get("/api/v1/user", token=expired).status_code == 401
+
+
+def test_a_paused_installation_cannot_call_the_api(api_sandbox: ApiSandbox) -> None:
+    api_sandbox.installation.is_active = False
+    response = api_sandbox.get("/api/v1/workspaces/{ws}/users")
+    assert response.status_code == 403
+    api_sandbox.installation.is_active = True
+    assert api_sandbox.get("/api/v1/workspaces/{ws}/users").status_code == 200
+
+
+def test_a_deactivated_users_token_stops_working(api_sandbox: ApiSandbox) -> None:
+    member = api_sandbox.user_id("MEMBER")
+    token = api_sandbox.user_token("MEMBER")
+    api_sandbox.world.set_user_status(api_sandbox.ws, member, "INACTIVE")
+    assert api_sandbox.get("/api/v1/user", token=token).status_code == 401
