@@ -16,6 +16,19 @@ from .world import (
     new_user,
 )
 
+# What the demo holds (seed 42; `today` defaults to the real UTC date so the demo is always current):
+# - 36 people: 1 OWNER, 1 WORKSPACE_ADMIN, 3 TEAM_MANAGERs (one per group: Design, Engineering, Delivery),
+#   31 members of whom 2 are INACTIVE; time zones, date/time formats; capacity PT8H (every ninth PT6H, 4 days).
+#   36 rather than ~25 so that the last closed week alone holds 30 PENDING requests (one per person and week).
+# - 6 clients, 12 projects (10 billable with rates in cents and estimates, 2 internal non-billable).
+# - 8 weeks of entries ending with the last full week: 2-4 a day, ~8% without project, some overlapping,
+#   ~5% of days over 10 h.
+# - Approvals: last closed week 30 PENDING and 3 people with time but no request; earlier weeks mostly
+#   APPROVED (entries locked) with PENDING, REJECTED, WITHDRAWN_SUBMISSION, WITHDRAWN_APPROVAL and gaps.
+# - Assignments for the last 4 and next 4 weeks (past and current week published): every 4th person over
+#   107% of capacity, every 5th at 50%; 2 holidays; time-off requests APPROVED/PENDING/REJECTED.
+# - 8 invoices: 2 PAID, PARTIALLY_PAID, 2 SENT, OVERDUE, UNSENT, VOID, with payments and invoiced entries.
+# `size="large"`: 500 people, exactly 50,000 entries and 2,000 approval requests (about a second to build).
 DEMO_WORKSPACE_ID = "64f0c0ffee00000000000de0"
 DEMO_WORKSPACE_NAME = "Northwind Studio"
 
