@@ -361,6 +361,11 @@ _directory_cache: dict[tuple[str, str], tuple[float, Directory]] = {}
 _directory_lock = threading.Lock()
 
 
+def cache_key_for(installation: Installation) -> str:
+    """Cached reads belong to one installation: a reinstall (or another API host) reads afresh."""
+    return f"{installation.api_url}|{installation.installed_at.isoformat() if installation.installed_at else ''}"
+
+
 def load_directory(workspace_id: str, client: Any, cache_key: str = "", *, fresh: bool = False) -> Directory:
     """Users and groups (with their team managers), cached for a minute per workspace and API host."""
     key = (cache_key, workspace_id)
@@ -613,7 +618,7 @@ _scheduled_cache: dict[tuple[str, str, str], tuple[float, dict[str, int]]] = {}
 
 def cached_scheduled_seconds(installation: Installation, client: Any, period: Period, time_zone: str) -> dict[str, int]:
     """scheduled_seconds, kept for a minute per workspace and period (the queue re-renders often)."""
-    key = (installation.api_url, installation.workspace_id, f"{period.key}/{period.end}/{time_zone}")
+    key = (cache_key_for(installation), installation.workspace_id, f"{period.key}/{period.end}/{time_zone}")
     now = time.monotonic()
     with _directory_lock:
         cached = _scheduled_cache.get(key)
@@ -846,15 +851,28 @@ def job_progress(workspace_id: str, job_id: int) -> JobProgress:
         total=len(items),
         done=sum(1 for i in items if i.status == "done"),
         failed=sum(1 for i in items if i.status == "failed"),
-        pending=sum(1 for i in items if i.status == "pending"),
+        pending=sum(1 for i in items if i.status in ("pending", "running")),
         failures=[i for i in items if i.status == "failed"],
     )
 
 
 def next_item(job: DecisionJob) -> DecisionItem | None:
-    return db.session.scalar(
-        sa.select(DecisionItem).filter_by(job_id=job.id, status="pending").order_by(DecisionItem.id).limit(1)
-    )
+    """Claim the job's next pending item (atomically: two runs of one job never decide an item twice)."""
+    while True:
+        item = db.session.scalar(
+            sa.select(DecisionItem).filter_by(job_id=job.id, status="pending").order_by(DecisionItem.id).limit(1)
+        )
+        if item is None:
+            return None
+        claimed = db.session.execute(
+            sa.update(DecisionItem)
+            .where(DecisionItem.id == item.id, DecisionItem.status == "pending")
+            .values(status="running")
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) == 1:
+            db.session.refresh(item)
+            return item
 
 
 def apply_item(job: DecisionJob, item: DecisionItem, client: Any, acted_as: str) -> None:
@@ -979,6 +997,7 @@ def run_decision_job(job_id: int) -> None:
     while True:
         db.session.refresh(job)
         item = next_item(job)
+        db.session.commit()  # the claim is visible to any other run before Clockify is called
         if item is None:
             break
         user_client_ = _user_client_for(job, installation, config)
@@ -1001,7 +1020,9 @@ def run_decision_job(job_id: int) -> None:
         db.session.commit()
         if pace:
             time.sleep(pace)
-    finish_job(job)
+    # Another run of the same job may still be deciding its claimed item: the last one out finishes it.
+    if not _items(job, "running"):
+        finish_job(job)
     db.session.commit()
 
 

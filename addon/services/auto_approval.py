@@ -183,10 +183,10 @@ def run(
     Clockify is read and written first and the database after, so no write transaction stays open
     across a call. Every evaluation is recorded, passing or not, dry run or live.
     """
-    from .approvals import load_directory, scheduled_seconds
+    from .approvals import cache_key_for, load_directory, scheduled_seconds
 
     workspace_id = installation.workspace_id
-    directory = load_directory(workspace_id, client, installation.api_url)
+    directory = load_directory(workspace_id, client, cache_key_for(installation))
     scheduled_by_period: dict[tuple[date, str], dict[str, int] | None] = {}
     outcomes: list[tuple[RequestData, dict[str, Any], Verdict, str, str]] = []
     for data, details in fetched:

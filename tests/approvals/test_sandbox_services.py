@@ -17,7 +17,9 @@ pytestmark = pytest.mark.sandbox
 
 
 def viewer_scope(demo: dict[str, Any], user_id: str, role: Role) -> tuple[approvals.Viewer, approvals.Scope]:
-    directory = approvals.load_directory(demo["workspace_id"], demo["client"], demo["installation"].api_url)
+    directory = approvals.load_directory(
+        demo["workspace_id"], demo["client"], approvals.cache_key_for(demo["installation"])
+    )
     viewer = approvals.Viewer(user_id, role, directory.name(user_id))
     return viewer, approvals.scope_for(viewer, directory)
 
@@ -31,7 +33,9 @@ def first_user_with_role(sandbox: Any, workspace_id: str, role: str) -> str:
 def test_the_last_closed_week_has_its_requests_with_totals_and_scheduled_hours(synced, request_log):
     demo = synced
     _, scope = viewer_scope(demo, "owner", Role.OWNER)
-    directory = approvals.load_directory(demo["workspace_id"], demo["client"], demo["installation"].api_url)
+    directory = approvals.load_directory(
+        demo["workspace_id"], demo["client"], approvals.cache_key_for(demo["installation"])
+    )
     scheduled = approvals.scheduled_seconds(demo["client"], demo["week"], "UTC")
     queue = approvals.build_queue(
         demo["workspace_id"], demo["week"], scope, directory, scheduled, approvals.QueueFilters(status="PENDING")
@@ -46,7 +50,9 @@ def test_reading_a_period_takes_a_handful_of_calls_not_one_per_row(demo, request
     sandbox.control("DELETE", "/requests")
     fetched = approvals.fetch_requests(demo["client"], demo["week"].start)
     approvals.store_requests(demo["workspace_id"], fetched)
-    directory = approvals.load_directory(demo["workspace_id"], demo["client"], demo["installation"].api_url, fresh=True)
+    directory = approvals.load_directory(
+        demo["workspace_id"], demo["client"], approvals.cache_key_for(demo["installation"]), fresh=True
+    )
     approvals.scheduled_seconds(demo["client"], demo["week"], "UTC")
     calls = request_log()
     assert len(fetched) >= 30

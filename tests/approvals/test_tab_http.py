@@ -179,3 +179,49 @@ def test_a_period_of_two_hundred_requests_takes_a_handful_of_clockify_calls(
         assert len(calls) <= 16
     finally:
         sandbox.state.reset(size="demo")
+
+
+def test_all_matching_the_filter_decides_every_pending_request_of_the_group(as_user, sandbox, installed, worker, app):
+    call = as_user("OWNER")
+    call("GET", "/queue?refresh=1")
+    with sandbox.world.lock:
+        space = sandbox.world.workspaces[installed.workspace_id]
+        group = next(iter(space.groups.values()))
+        members = set(group["userIds"])
+    week = max(v["start"] for v in held(sandbox, installed.workspace_id).values())
+    expected = {
+        k
+        for k, v in held(sandbox, installed.workspace_id).items()
+        if v["userId"] in members and v["state"] == "PENDING" and v["start"] == week
+    }
+    assert expected
+    response = call(
+        "POST",
+        "/decisions",
+        data={
+            "action": "approve",
+            "all": "1",
+            "group": group["id"],
+            "note": "Team ok",
+            "period": week.date().isoformat(),
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    done = f"/decisions/{job_id(response)}"
+    poll(lambda: 'data-job-status="done"' in call("GET", done).get_data(as_text=True))
+    after = held(sandbox, installed.workspace_id)
+    assert {k for k in expected if after[k]["state"] == "APPROVED"} == expected
+
+
+def job_id(response: Any) -> str:
+    return response.get_data(as_text=True).split('data-job="', 1)[1].split('"', 1)[0]
+
+
+def test_a_decision_job_is_visible_to_its_decider_and_admins_only(as_user, sandbox, installed):
+    owner = as_user("OWNER")
+    owner("GET", "/queue?refresh=1")
+    pending = next(k for k, v in held(sandbox, installed.workspace_id).items() if v["state"] == "PENDING")
+    started = owner("POST", "/decisions", data={"action": "approve", "ids": pending})
+    assert started.status_code == 200
+    assert as_user("ADMIN")("GET", f"/decisions/{job_id(started)}").status_code == 200
+    assert as_user("MEMBER")("GET", f"/decisions/{job_id(started)}").status_code == 404

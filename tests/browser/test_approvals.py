@@ -61,6 +61,9 @@ def test_an_owner_approves_thirty_requests_in_one_action(page, sandbox, installe
     assert summary.get_attribute("data-failed") == "0"
     held = sandbox_approvals(sandbox, installed.workspace_id)
     assert all((held[i]["state"], held[i]["note"]) == ("APPROVED", NOTE) for i in ids)
+    # Decided with the owner's own token, so Clockify records the real approver, not the add-on.
+    owner_id = sandbox.state.user_id_for_role(installed.workspace_id, "OWNER")
+    assert {held[i]["updatedBy"] for i in ids} == {owner_id}
     # The queue reloads by itself once the job is done: the pending filter now shows nothing.
     page.wait_for_selector("[data-empty]")
     assert page.console_errors == []

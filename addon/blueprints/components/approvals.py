@@ -45,7 +45,7 @@ def _view() -> View:
     installation: Installation = g.installation
     client = client_for(installation, current_app.config)
     try:
-        directory = approvals.load_directory(installation.workspace_id, client, installation.api_url)
+        directory = approvals.load_directory(installation.workspace_id, client, approvals.cache_key_for(installation))
         g.directory_error = None
     except ClockifyError as exc:
         # Without users and groups nobody but owners and admins sees anything: safe, and said inline.
@@ -56,7 +56,9 @@ def _view() -> View:
     # Dates, hours and money in the viewer's formats and zone; the workspace's approval period.
     g.preferences = preferences.for_request(g.auth, installation, current_app.config)
     info = preferences.workspace_info(installation.workspace_id, lambda: client)
-    today = datetime.now(UTC).astimezone(zone_or_utc(g.preferences.time_zone)).date()
+    # "Last closed" is judged on the workspace's clock: a viewer already in Monday somewhere east must not
+    # default to a week nobody else has closed yet.
+    today = datetime.now(UTC).astimezone(zone_or_utc(info.time_zone)).date()
     kind = info.approval_period if info.period_source != "default" else None
     period = approvals.choose_period(
         installation.workspace_id, request.values.get("period"), today, kind=kind, week_start=info.week_start
@@ -251,6 +253,9 @@ def _started(job: Any) -> Response:
 def job(job_id: int) -> Response:
     """A decision job's progress; polled while it runs, with the viewer's fresh token handed to it."""
     view_job = approvals.get_job(g.installation.workspace_id, job_id)
+    if not g.auth.is_admin and view_job.actor_user_id != g.auth.user_id:
+        # Someone else's decisions name people this viewer may not see.
+        raise approvals.ApprovalError("That decision job does not exist.", 404)
     if view_job.actor_user_id == g.auth.user_id:
         approvals.store_user_token(view_job, g.auth.token)
         db.session.commit()
