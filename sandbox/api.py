@@ -111,11 +111,11 @@ def unrouted(exc: HTTPException) -> Response | HTTPException:
 
 
 def world() -> World:
-    return sandbox().world  # type: ignore[no-any-return]
+    return sandbox().world
 
 
 def actor() -> Actor:
-    return g.actor  # type: ignore[no-any-return]
+    return g.actor
 
 
 def bad(message: str) -> WorldError:
@@ -167,7 +167,7 @@ def enum_value(value: Any, allowed: Iterable[str], name: str) -> Any:
 
 
 def query_enum(name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
-    return enum_value(request.args.get(name), allowed, name) or default  # type: ignore[no-any-return]
+    return enum_value(request.args.get(name), allowed, name) or default
 
 
 def query_bool(name: str, default: bool | None = None) -> bool | None:
@@ -695,9 +695,12 @@ def mark_invoiced(ws: str) -> Response:
     raw_ids = required(data, "timeEntryIds")
     if not isinstance(raw_ids, list) or not raw_ids:
         raise bad("Field 'timeEntryIds' must be a non-empty array")
-    ids = [i.get("id") if isinstance(i, dict) else i for i in raw_ids]
-    if not all(isinstance(i, str) and i for i in ids):
-        raise bad("Field 'timeEntryIds' must hold time entry ids")
+    ids: list[str] = []
+    for item in raw_ids:
+        value = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(value, str) or not value:
+            raise bad("Field 'timeEntryIds' must hold time entry ids")
+        ids.append(value)
     if len(set(ids)) != len(ids):
         raise bad("Field 'timeEntryIds' must not repeat an id")
     actor().require_admin()

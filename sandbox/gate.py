@@ -16,8 +16,7 @@ from typing import Any
 
 import jsonschema
 import jwt
-from flask import current_app, g, jsonify, request
-from werkzeug.wrappers import Response
+from flask import Response, current_app, g, jsonify, request
 
 from .world import ADMIN_ROLES, ROLE_MEMBER, ROLE_OWNER, ROLE_TEAM_MANAGER, AddonInstallation, World, WorldError
 
@@ -121,7 +120,7 @@ def limiter() -> RateLimiter:
                 hooks = box.extras.setdefault("reset_hooks", [])
                 if _forget_limiter not in hooks:
                     hooks.append(_forget_limiter)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _forget_limiter(box: Any) -> None:
@@ -185,7 +184,7 @@ def check_request() -> Response | None:
 @cache
 def _request_schemas() -> dict[str, Any]:
     """Request-body schemas derived from clockify-openapi.json (kept in step by tests/sandbox/test_contract.py)."""
-    return json.loads((Path(__file__).with_name("request_schemas.json")).read_text())  # type: ignore[no-any-return]
+    return json.loads((Path(__file__).with_name("request_schemas.json")).read_text())
 
 
 def body_problem() -> str | None:

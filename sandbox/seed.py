@@ -345,6 +345,7 @@ def _seed_schedule(world: World, ws: Workspace, rng: random.Random, weeks: list[
     for index, user in enumerate(people):
         capacity = _capacity_hours(user)
         # Every fourth person is over-booked (>107%), every fifth under-booked; the rest about full.
+        plan: tuple[float, ...]
         if index % 4 == 0:
             plan = (capacity * 0.7, capacity * 0.45)
         elif index % 5 == 0:

@@ -279,7 +279,7 @@ class World:
                     raise NotFound("Project")
             if end is not None and end < start:
                 raise WorldError(400, "End time must be after start time")
-            entry = {
+            entry: dict[str, Any] = {
                 "id": self.new_id(),
                 "workspaceId": workspace_id,
                 "userId": user_id,
@@ -376,7 +376,7 @@ class World:
                     raise WorldError(400, "Approval request for this period already exists", 501)
             now = self.now()
             creator = by_user_id or user_id
-            request = {
+            request: dict[str, Any] = {
                 "id": self.new_id(),
                 "workspaceId": workspace_id,
                 "userId": user_id,
@@ -492,7 +492,7 @@ class World:
             client = ws.clients.get(client_id)
             if client is None:
                 raise NotFound("Client")
-            invoice = {
+            invoice: dict[str, Any] = {
                 "id": self.new_id(),
                 "workspaceId": workspace_id,
                 "number": number,
@@ -618,7 +618,7 @@ class World:
         with self.lock:
             ws = self.workspace(workspace_id)
             source = self.invoice(workspace_id, invoice_id)
-            copy = {
+            copy: dict[str, Any] = {
                 **source,
                 "id": self.new_id(),
                 "number": _next_invoice_number(ws),
@@ -668,7 +668,7 @@ class World:
                 raise NotFound("Project")
             if end < start:
                 raise WorldError(400, "End date must not be before start date")
-            assignment = {
+            assignment: dict[str, Any] = {
                 "id": self.new_id(),
                 "workspaceId": workspace_id,
                 "userId": user_id,
