@@ -211,3 +211,25 @@ def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_any
     held = sandbox_approvals(sandbox, installed.workspace_id)
     assert all((held[i]["state"], held[i]["note"]) == ("APPROVED", NOTE) for i in ids)
     assert frame.input_value("#decision-note") == NOTE
+
+
+def test_sorting_reloads_the_queue_and_keeps_the_selection_and_the_note(page, installed, open_component):
+    page.goto(open_component("OWNER", "approvals"))
+    show_pending(page)
+    chosen = page.eval_on_selector_all("input[name=ids]", "boxes => boxes.slice(0, 2).map(b => b.value)")
+    for request_id in chosen:
+        page.check(f"input[name=ids][value='{request_id}']")
+    page.fill("#decision-note", "half-typed")
+
+    page.click("button[data-sort=tracked]")
+    page.wait_for_selector("th[aria-sort=ascending] button[data-sort=tracked]")
+    tracked = page.eval_on_selector_all(
+        "[data-approval-id] td:nth-child(5)", "cells => cells.map(c => c.textContent.trim())"
+    )
+    assert len(tracked) >= 2
+    seconds = [sum(int(part) * 60**i for i, part in enumerate(reversed(cell.split(":")))) for cell in tracked]
+    assert seconds == sorted(seconds)
+    checked = page.eval_on_selector_all("input[name=ids]:checked", "boxes => boxes.map(b => b.value)")
+    assert sorted(checked) == sorted(chosen)
+    assert page.input_value("#decision-note") == "half-typed"
+    assert page.text_content("[data-selected-count]") == "2 selected"
