@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -187,8 +188,43 @@ return string.format('%.0f', start - now)
 """
 
 
+# SendWindow shared by every process: a sorted set per workspace whose members are requests and whose
+# scores are when their slot frees (a second after the answer; while unanswered, HOLD_SECONDS after
+# the send, so a process that dies mid-request cannot hold a slot forever).
+_ADMIT_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit = tonumber(ARGV[1])
+local hold = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], string.format('%.0f', now + hold), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(hold / 1000) + 1000)
+  return '0'
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = tonumber(first[2]) - now
+if wait > 50000 then wait = 50000 end
+if wait < 1000 then wait = 1000 end
+return string.format('%.0f', wait)
+"""
+
+_RELEASE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], 'XX', string.format('%.0f', now + tonumber(ARGV[1])), ARGV[2])
+return 0
+"""
+
+# How long the Redis limiter stays on in-process pacing after Redis failed, before trying it again.
+REDIS_RETRY_SECONDS = 5.0
+
+# Longest a request may go unanswered before its slot is presumed free: the client's read timeout is 30 s.
+HOLD_SECONDS = 60.0
+
+
 class RedisLimiter:
-    """GCRA shared by every process through one Redis key per workspace.
+    """GCRA and the send window shared by every process through Redis keys per workspace.
 
     If Redis is unreachable the limiter falls back to an in-process one (and says so once), so a Redis
     outage slows nothing down but may let several processes together exceed the limit until it returns.
@@ -203,6 +239,7 @@ class RedisLimiter:
         prefix: str = DEFAULT_PREFIX,
         sleep: Callable[[float], None] = time.sleep,
         fallback_clock: Callable[[], float] = time.monotonic,
+        slots: int | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -213,24 +250,38 @@ class RedisLimiter:
         self._interval_us = round(1_000_000 / self.rate)
         self._tau_us = (self.burst - 1) * self._interval_us
         self._script = redis_client.register_script(_RESERVE_LUA)
+        self._admit = redis_client.register_script(_ADMIT_LUA)
+        self._release = redis_client.register_script(_RELEASE_LUA)
         self._sleep = sleep
         self._fallback = LocalLimiter(rate, burst, clock=fallback_clock, sleep=sleep)
-        self._window = SendWindow(window_limit(self.rate, self.burst), clock=fallback_clock, sleep=sleep)
+        self._window_limit = slots or window_limit(self.rate, self.burst)
+        self._window = SendWindow(self._window_limit, clock=fallback_clock, sleep=sleep)
+        # The slot each thread holds per key (a client acquires and releases on the same thread).
+        self._held = threading.local()
         self._degraded = False
+        self._retry_redis_at = 0.0
 
     @classmethod
     def from_url(cls, url: str, rate: float, burst: int = 1, **kwargs: Any) -> RedisLimiter:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        # Fail fast: pacing falls back to in-process while Redis is away (see _eval).
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
         return cls(client, rate, burst, **kwargs)
 
-    def _run(self, key: str, pause_us: int) -> int | None:
+    def _eval(self, script: Any, keys: list[str], args: list[Any]) -> int | None:
+        """Run a script; None (and in-process pacing) while Redis is unreachable."""
         import redis
 
+        if self._degraded and time.monotonic() < self._retry_redis_at:
+            return None
         try:
-            result = self._script(keys=[self.prefix + key], args=[self._interval_us, self._tau_us, pause_us])
+            result = script(keys=keys, args=args)
         except redis.RedisError as exc:
+            # Stay off Redis for a while: an outage must not add a failed round trip to every call.
+            self._retry_redis_at = time.monotonic() + REDIS_RETRY_SECONDS
             if not self._degraded:
                 log.warning(
                     "Rate limiter falling back to in-process pacing: Redis unavailable (%s)", type(exc).__name__
@@ -242,15 +293,39 @@ class RedisLimiter:
             self._degraded = False
         return int(float(result))
 
+    def _run(self, key: str, pause_us: int) -> int | None:
+        return self._eval(self._script, [self.prefix + key], [self._interval_us, self._tau_us, pause_us])
+
+    def _stack(self, key: str) -> list[str | None]:
+        stacks = self._held.__dict__.setdefault("stacks", {})
+        stack: list[str | None] = stacks.setdefault(key, [])
+        return stack
+
     def acquire(self, key: str) -> float:
         wait_us = self._run(key, 0)
         wait = self._fallback.reserve(key) if wait_us is None else wait_us / 1_000_000
         if wait > 0:
             self._sleep(wait)
-        return wait + self._window.admit(key)
+        member = uuid.uuid4().hex
+        hold_us = round(HOLD_SECONDS * 1_000_000)
+        while True:
+            admit_us = self._eval(self._admit, [self.prefix + "inflight:" + key], [self._window_limit, hold_us, member])
+            if admit_us is None:
+                self._stack(key).append(None)
+                return wait + self._window.admit(key)
+            if admit_us == 0:
+                self._stack(key).append(member)
+                return wait
+            self._sleep(admit_us / 1_000_000)
+            wait += admit_us / 1_000_000
 
     def release(self, key: str) -> None:
-        self._window.release(key)
+        stack = self._stack(key)
+        member = stack.pop() if stack else None
+        if member is None:
+            self._window.release(key)
+            return
+        self._eval(self._release, [self.prefix + "inflight:" + key], [round(1_000_000 * self._window.window), member])
 
     def pause(self, key: str, seconds: float) -> None:
         self._fallback.pause(key, seconds)

@@ -127,8 +127,34 @@ def test_redis_pause_pushes_the_next_slot_out(redis_client):
     redis_client.delete(prefix + "ws")
 
 
+class Blocked(Exception):
+    pass
+
+
+def test_a_slot_held_in_one_process_holds_back_another(redis_client):
+    prefix = f"test:{uuid.uuid4().hex}:"
+    first = RedisLimiter(redis_client, 1000, 1, prefix=prefix, sleep=lambda s: None, slots=3)
+
+    def refuse_to_wait(seconds: float) -> None:
+        raise Blocked(seconds)
+
+    blocked = RedisLimiter(redis_client, 1000, 1, prefix=prefix, sleep=refuse_to_wait, slots=3)
+    for _ in range(3):
+        first.acquire("ws")
+    # Three requests of the first process are still unanswered: the other process must wait.
+    with pytest.raises(Blocked):
+        blocked.acquire("ws")
+    for _ in range(3):
+        first.release("ws")
+    # Answered now, but Clockify may have counted them just now: their slots free a second later.
+    second = RedisLimiter(redis_client, 1000, 1, prefix=prefix, slots=3)
+    assert 0.9 <= second.acquire("ws") <= 1.5
+    second.release("ws")
+    redis_client.delete(*redis_client.keys(prefix + "*"))
+
+
 def test_redis_outage_falls_back_to_pacing_in_process():
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = RedisLimiter.from_url("redis://127.0.0.1:1/0", 10, 1)._redis
     fake = FakeTime()
     limiter = RedisLimiter(dead, 10, 1, prefix="test:", sleep=fake.sleep, fallback_clock=fake.clock)
     assert limiter.acquire("ws") == 0
