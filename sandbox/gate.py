@@ -174,7 +174,7 @@ def check_request() -> Response | None:
     scope = getattr(view, "_sandbox_scope", None)
     if scope and scope not in scopes:
         return error(403, f"Addon with id {addon_id} does not have permission {scope}")
-    problem = body_problem()
+    problem = request_problem()
     if problem:
         return error(400, problem)
     g.actor = Actor(workspace_id, addon_id, user_id, role, is_installation)
@@ -187,17 +187,42 @@ def _request_schemas() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("request_schemas.json")).read_text())
 
 
-def body_problem() -> str | None:
-    """Why the JSON body breaks the reference's schema for this endpoint (type, enum, required), or None."""
+def request_problem() -> str | None:
+    """Why the query or JSON body breaks the reference for this endpoint (required, enum, type), or None."""
     rule = request.url_rule.rule if request.url_rule else ""
     template = re.sub(r"<[^>]+>", "{}", re.sub(r"^/(api|reports)", "", rule))
-    schema = _request_schemas().get(f"{request.method} {template}")
+    spec = _request_schemas().get(f"{request.method} {template}")
+    if spec is None:
+        return None
+    for name, param in spec["query"].items():
+        problem = _query_problem(name, param)
+        if problem:
+            return problem
     body = request.get_json(silent=True)
-    if schema is None or body is None:
+    if spec["body"] is None or body is None:
         return None  # the view answers a missing or unparseable body itself
-    found = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(body))
+    found = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(spec["body"]).iter_errors(body))
     if found is None:
         return None
     where = ".".join(str(part) for part in found.absolute_path) or "body"
     detail = found.message if len(found.message) <= 160 else found.message[:157] + "..."
     return f"Invalid request body at {where}: {detail}"
+
+
+def _query_problem(name: str, param: dict[str, Any]) -> str | None:
+    values = [v for raw in request.args.getlist(name) for v in raw.split(",")]
+    if not values or values == [""]:
+        return f"Parameter '{name}' is required" if param["required"] else None
+    for value in values:
+        if "enum" in param and value not in param["enum"]:
+            return f"Invalid value for '{name}': must be one of {', '.join(param['enum'])}"
+        if param.get("boolean") and value.lower() not in ("true", "false"):
+            return f"Invalid value for '{name}': must be true or false"
+        if param.get("integer"):
+            try:
+                number = int(value)
+            except ValueError:
+                return f"Invalid value for '{name}': expected an integer"
+            if number < param.get("minimum", number) or number > param.get("maximum", number):
+                return f"Invalid value for '{name}': out of range"
+    return None

@@ -603,30 +603,50 @@ def _refs(node: Any) -> set[str]:
 
 
 def request_schemas(routed: set[tuple[str, str]]) -> dict[str, Any]:
-    """Each routed operation's request-body schema, self-contained, with the defects above corrected.
+    """Each routed operation's query parameters and request-body schema, self-contained, defects corrected.
 
-    Null is accepted for any field, as Clockify's JSON reader takes null for absent; the views still
-    refuse a null in a required field."""
+    Null is accepted for any body field, as Clockify's JSON reader takes null for absent; the views still
+    refuse a null in a required field. `include-roles` is "required" in the file yet has a default: optional."""
     out: dict[str, Any] = {}
     defs = definitions(True)
     for method, template in sorted(routed):
         op = operations().get((method, template))
-        body = (op or {}).get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-        if body is None:
+        if op is None:
             continue
-        schema = _walk(copy.deepcopy(body), response=True)
-        needed: dict[str, Any] = {}
-        pending = _refs(schema)
-        while pending:
-            name = pending.pop()
-            if name not in needed:
-                needed[name] = defs[name]
-                pending |= _refs(defs[name]) - set(needed)
-        out[f"{method} {template}"] = {**schema, "definitions": dict(sorted(needed.items()))}
+        query = {}
+        for param in op.get("parameters", []):
+            if param["in"] != "query":
+                continue
+            schema = param.get("schema", {})
+            rule = {"required": bool(param.get("required")) and param["name"] != "include-roles"}
+            enum = schema.get("enum") or schema.get("items", {}).get("enum")
+            if enum:
+                rule["enum"] = enum
+            if schema.get("type") == "integer":
+                rule["integer"] = True
+                for bound in ("minimum", "maximum"):
+                    if bound in schema:
+                        rule[bound] = schema[bound]
+            if schema.get("type") == "boolean":
+                rule["boolean"] = True
+            query[param["name"]] = rule
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        walked = None
+        if body is not None:
+            walked = _walk(copy.deepcopy(body), response=True)
+            needed: dict[str, Any] = {}
+            pending = _refs(walked)
+            while pending:
+                name = pending.pop()
+                if name not in needed:
+                    needed[name] = defs[name]
+                    pending |= _refs(defs[name]) - set(needed)
+            walked = {**walked, "definitions": dict(sorted(needed.items()))}
+        out[f"{method} {template}"] = {"query": query, "body": walked}
     return out
 
 
-def test_the_sandbox_validates_bodies_with_the_references_request_schemas(api_sandbox: ApiSandbox) -> None:
+def test_the_sandbox_validates_requests_with_the_references_schemas(api_sandbox: ApiSandbox) -> None:
     """sandbox/request_schemas.json is derived from the reference; CLOCKIFY_REGENERATE=1 rewrites it."""
     derived = request_schemas(_routed(api_sandbox.app))
     if os.environ.get("CLOCKIFY_REGENERATE"):
@@ -639,3 +659,22 @@ class _Blank(dict):  # type: ignore[type-arg]
 
     def __missing__(self, key: str) -> str:
         return "x"
+
+
+def test_every_documented_query_enum_refuses_an_unknown_value(api_sandbox: ApiSandbox) -> None:
+    ids = _ids(api_sandbox)
+    checked = []
+    for build in CASES.values():
+        case = build(ids)
+        found = find_operation(case.method, case.spec_path)
+        assert found is not None
+        for param in found[1].get("parameters", []):
+            schema = param.get("schema", {})
+            if param["in"] != "query" or not (schema.get("enum") or schema.get("items", {}).get("enum")):
+                continue
+            response = api_sandbox.call(
+                case.method, case.path, json=case.body, query_string={**case.query, param["name"]: "BOGUS"}
+            )
+            assert response.status_code == 400, (case.method, case.path, param["name"])
+            checked.append(param["name"])
+    assert len(checked) >= 15
