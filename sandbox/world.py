@@ -251,6 +251,21 @@ class World:
             self.emit(workspace_id, event, payload)
         return user
 
+    def remove_user(self, workspace_id: str, user_id: str) -> dict[str, Any]:
+        """Remove a member from the workspace (USER_DELETED_FROM_WORKSPACE); their history stays."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            user = ws.user(user_id)
+            if user["role"] == ROLE_OWNER:
+                raise WorldError(400, "The workspace owner cannot be removed")
+            payload = user_event_payload(ws, user)
+            del ws.users[user_id]
+            for group in ws.groups.values():
+                group["userIds"] = [u for u in group["userIds"] if u != user_id]
+                group["teamManagerIds"] = [u for u in group["teamManagerIds"] if u != user_id]
+        self.emit(workspace_id, "USER_DELETED_FROM_WORKSPACE", payload)
+        return user
+
     # ---- time entries -----------------------------------------------------------------------------
 
     def add_time_entry(

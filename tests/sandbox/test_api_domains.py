@@ -437,6 +437,7 @@ def test_world_changes_emit_the_events_closeout_subscribes_to(api_sandbox: ApiSa
     world.decide_approval(ws, request["id"], "REJECTED", "fix Tuesday")
     joined = world.add_user(ws, "New Person", "new.person@northwind.example")
     world.set_user_status(ws, joined["id"], "INACTIVE")
+    world.remove_user(ws, joined["id"])
     assert [e for e, _ in events] == [
         "NEW_TIME_ENTRY",
         "TIME_ENTRY_DELETED",
@@ -444,7 +445,9 @@ def test_world_changes_emit_the_events_closeout_subscribes_to(api_sandbox: ApiSa
         "APPROVAL_REQUEST_STATUS_UPDATED",
         "USER_JOINED_WORKSPACE",
         "USER_DEACTIVATED_ON_WORKSPACE",
+        "USER_DELETED_FROM_WORKSPACE",
     ]
+    assert joined["id"] not in {u["id"] for u in api_sandbox.get("/api/v1/workspaces/{ws}/users").get_json()}
     new_entry = events[0][1]
     assert new_entry["timeInterval"]["duration"] == "PT2H" and new_entry["user"]["id"] == member
     status = events[3][1]["status"]
