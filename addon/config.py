@@ -20,6 +20,9 @@ ENV_KEYS = (
     "FRAME_ANCESTORS",
     "RECONCILE_MINUTES",
     "CLOCKIFY_RATE_LIMIT",
+    "CLOCKIFY_APP_URL",
+    "DASHBOARD_DEBOUNCE_SECONDS",
+    "DASHBOARD_MAX_AGE_MINUTES",
 )
 
 DEFAULT_FRAME_ANCESTORS = "https://*.clockify.me https://clockify.me"
@@ -52,6 +55,13 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
         "RECONCILE_MINUTES": 15,
         "CLOCKIFY_RATE_LIMIT": 50,
         "TOKEN_LEEWAY_SECONDS": 60,
+        # Where links out of an iframe land; None follows the token's API host (see the sidebar).
+        "CLOCKIFY_APP_URL": None,
+        "DASHBOARD_DEBOUNCE_SECONDS": 20,
+        "DASHBOARD_MAX_AGE_MINUTES": 60,
+        # No Clockify body or settings form comes near this; anything larger is refused with 413.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 256 * 1024,
     }
     config.update(merged)
 
@@ -63,6 +73,8 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
     config["ADDON_BASE_URL"] = str(config["ADDON_BASE_URL"]).rstrip("/")
     config["RECONCILE_MINUTES"] = int(config["RECONCILE_MINUTES"])
     config["CLOCKIFY_RATE_LIMIT"] = float(config["CLOCKIFY_RATE_LIMIT"])
+    config["DASHBOARD_DEBOUNCE_SECONDS"] = float(config["DASHBOARD_DEBOUNCE_SECONDS"])
+    config["DASHBOARD_MAX_AGE_MINUTES"] = float(config["DASHBOARD_MAX_AGE_MINUTES"])
     config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(str(config["DATABASE_URL"]))
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     config["IS_PRODUCTION"] = production

@@ -103,3 +103,14 @@ def test_no_token_appears_in_any_log_line(client, install, make_token, caplog):
     for secret in secrets:
         assert secret not in text
         assert secret.split(".")[2] not in text
+
+
+def test_oversized_bodies_are_refused_with_413(client, make_token):
+    response = client.post(
+        "/lifecycle/installed",
+        data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        content_type="application/json",
+        headers={"X-Addon-Lifecycle-Token": make_token("lifecycle")},
+    )
+    assert response.status_code == 413
+    assert response.is_json
