@@ -148,6 +148,67 @@ def bench_exactly_once(run: SandboxProcess) -> bool:
     return ok
 
 
+def _approve_in_process(job: dict[str, Any]) -> tuple[int, int]:
+    """One of the processes of (d): approve its share through a limiter shared in Redis."""
+    import redis
+
+    from addon.clockify import RedisLimiter
+
+    connection = redis.Redis.from_url(job["redis_url"])
+    limiter = RedisLimiter(connection, *pacing_for(LIMIT), prefix=job["prefix"])
+    f = job["facts"]
+    client = ClockifyClient(f["backend_url"], f["reports_url"], f["token"], f["workspace_id"], limiter=limiter)
+    try:
+        results = client.bulk(lambda rid: client.update_approval_request(rid, "APPROVED"), job["ids"], workers=WORKERS)
+        return sum(1 for r in results if not r.ok), client.stats.rate_limited
+    finally:
+        client.close()
+        connection.close()
+
+
+def bench_two_processes(run: SandboxProcess) -> bool:
+    import multiprocessing
+    import uuid
+
+    import redis
+
+    redis_url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(redis_url).ping()
+    except redis.RedisError:
+        print("(d) skipped: no Redis on 127.0.0.1:6379")
+        return True
+    ids = run.facts["pending"][2]
+    prefix = f"bench:{uuid.uuid4().hex}:"
+    jobs = [{"redis_url": redis_url, "prefix": prefix, "facts": run.facts, "ids": ids[i::2]} for i in range(2)]
+    run.control("DELETE", "/requests")
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        outcomes = pool.map(_approve_in_process, jobs)
+    elapsed = time.perf_counter() - started
+    patches = [r for r in run.log(method="PATCH") if r["method"] == "PATCH"]
+    too_many = sum(1 for r in patches if r["status"] == 429)
+    failed = sum(o[0] for o in outcomes)
+    stamps = sorted(datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp() for r in patches)
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else elapsed
+    rate = (len(patches) - 1) / span if span else 0.0
+    print(
+        f"(d) {len(ids)} approval PATCHes split over two processes sharing one limiter in Redis"
+        f" ({WORKERS} workers each)"
+    )
+    print(
+        f"    combined {rate:.1f} req/s over {span:.2f}s"
+        f" (request log: PATCHes / first-to-last arrival; {elapsed:.1f}s with process start-up)"
+    )
+    print(
+        f"    busiest rolling second at the sandbox: {_max_in_any_second(patches)}; 429 answers: {too_many};"
+        f" failed items: {failed}"
+    )
+    ok = too_many == 0 and failed == 0 and _max_in_any_second(patches) <= LIMIT
+    print(f"    target together ≤ {LIMIT} req/s with zero 429s: {'met' if ok else 'NOT met'}")
+    return ok
+
+
 def bench_reading(run: SandboxProcess) -> bool:
     client = run.client()
     f = run.facts
@@ -208,6 +269,7 @@ def main() -> bool:
     try:
         ok &= bench_pacing(run)
         ok &= bench_exactly_once(run)
+        ok &= bench_two_processes(run)
     finally:
         run.stop()
     run = SandboxProcess("large")

@@ -79,7 +79,7 @@ def main() -> None:
             "reports_url": state.reports_url,
             "token": token,
             "workspace_id": workspace_id,
-            "pending": [fresh_pending(state, workspace_id, pending) for _ in range(2)] if pending else [],
+            "pending": [fresh_pending(state, workspace_id, pending) for _ in range(3)] if pending else [],
             "entries": len(ws.time_entries),
             "approvals": len(ws.approvals),
             "users": list(ws.users),
