@@ -247,3 +247,20 @@ def test_a_deactivated_users_token_stops_working(api_sandbox: ApiSandbox) -> Non
     token = api_sandbox.user_token("MEMBER")
     api_sandbox.world.set_user_status(api_sandbox.ws, member, "INACTIVE")
     assert api_sandbox.get("/api/v1/user", token=token).status_code == 401
+
+
+def test_the_demo_has_requests_in_every_state_and_missing_submissions(api_sandbox: ApiSandbox) -> None:
+    ws = api_sandbox.world.workspace(api_sandbox.ws)
+    assert {a["state"] for a in ws.approvals.values()} == {
+        "PENDING",
+        "APPROVED",
+        "REJECTED",
+        "WITHDRAWN_SUBMISSION",
+        "WITHDRAWN_APPROVAL",
+    }
+    last_week = datetime(2026, 11, 16, tzinfo=UTC)
+    submitted = {a["userId"] for a in ws.approvals.values() if a["start"] == last_week}
+    tracked = {e["userId"] for e in ws.time_entries.values() if e["start"] >= last_week}
+    assert len(tracked - submitted) == 3
+    assert {r["status"] for r in ws.time_off.values()} == {"APPROVED", "PENDING", "REJECTED"}
+    assert len(ws.clients) == 6 and len(ws.projects) == 12 and len(ws.groups) == 3
