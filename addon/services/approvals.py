@@ -856,6 +856,25 @@ def job_progress(workspace_id: str, job_id: int) -> JobProgress:
     )
 
 
+# A job with no progress for this long lost its worker (a restart drops huey's in-flight task).
+STALL_SECONDS = 300
+
+
+def release_if_stalled(job: DecisionJob, now: datetime | None = None) -> bool:
+    """Give a stalled job's claimed items back and say it must be queued again (False: it is moving)."""
+    if job.status == "done":
+        return False
+    items = _items(job)
+    moments = [i.finished_at for i in items if i.finished_at is not None] + [job.created_at]
+    if ((now or utcnow()) - max(moments)).total_seconds() < STALL_SECONDS:
+        return False
+    for item in items:
+        if item.status == "running":
+            item.status = "pending"
+    job.created_at = now or utcnow()  # restarts the stall clock so one poll re-queues it once
+    return True
+
+
 def next_item(job: DecisionJob) -> DecisionItem | None:
     """Claim the job's next pending item (atomically: two runs of one job never decide an item twice)."""
     while True:
@@ -992,41 +1011,79 @@ def run_decision_job(job_id: int) -> None:
         return
     job.status = "running"
     db.session.commit()
-    installation_client: Any = None
+    clients = _JobClients(job, installation, config)
     pace = float(config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
-    while True:
-        db.session.refresh(job)
-        item = next_item(job)
-        db.session.commit()  # the claim is visible to any other run before Clockify is called
-        if item is None:
-            break
-        user_client_ = _user_client_for(job, installation, config)
-        try:
-            if user_client_ is not None:
-                try:
-                    apply_item(job, item, user_client_, "user")
-                except UnauthorizedError:
-                    # The token expired between the check and the call: finish with the installation's.
-                    item.attempts -= 1
-                    installation_client = installation_client or client_for(installation, config)
-                    apply_item(job, item, installation_client, "installation")
-            else:
-                installation_client = installation_client or client_for(installation, config)
-                apply_item(job, item, installation_client, "installation")
-        except ClockifyError as exc:
-            # Rollback expires (not detaches) the job and item: they reload as committed.
-            db.session.rollback()
-            fail_item(job, item, decision_error_message(exc))
-        db.session.commit()
-        if pace:
-            time.sleep(pace)
+    try:
+        while True:
+            db.session.refresh(job)
+            item = next_item(job)
+            db.session.commit()  # the claim is visible to any other run before Clockify is called
+            if item is None:
+                break
+            user_client_ = clients.for_user()
+            try:
+                if user_client_ is not None:
+                    try:
+                        apply_item(job, item, user_client_, "user")
+                    except UnauthorizedError:
+                        # The token expired between the check and the call. Closeout already checked the
+                        # decider may decide this request, so the installation's token finishes it.
+                        item.attempts -= 1
+                        apply_item(job, item, clients.for_installation(), "installation")
+                else:
+                    apply_item(job, item, clients.for_installation(), "installation")
+            except ClockifyError as exc:
+                # Rollback expires (not detaches) the job and item: they reload as committed.
+                db.session.rollback()
+                fail_item(job, item, decision_error_message(exc))
+            db.session.commit()
+            if pace:
+                time.sleep(pace)
+    finally:
+        clients.close()
     # Another run of the same job may still be deciding its claimed item: the last one out finishes it.
     if not _items(job, "running"):
         finish_job(job)
     db.session.commit()
 
 
-def _user_client_for(job: DecisionJob, installation: Installation, config: Any) -> Any:
+class _JobClients:
+    """The Clockify clients a job decides with: the decider's (rebuilt when the tab hands over a fresh
+    token) and the installation's, each made once."""
+
+    def __init__(self, job: DecisionJob, installation: Installation, config: Any) -> None:
+        self.job = job
+        self.installation = installation
+        self.config = config
+        # (token ciphertext, client or None, token expiry as a Unix time)
+        self._user: tuple[str, Any, float] | None = None
+        self._installation: Any = None
+
+    def for_installation(self) -> Any:
+        if self._installation is None:
+            self._installation = client_for(self.installation, self.config)
+        return self._installation
+
+    def for_user(self) -> Any:
+        ciphertext = self.job.user_token_ciphertext
+        if not ciphertext:
+            return None
+        if self._user is None or self._user[0] != ciphertext:
+            if self._user is not None and self._user[1] is not None:
+                self._user[1].close()
+            made = _user_client_for(self.job, self.installation, self.config)
+            self._user = (ciphertext, *(made or (None, 0.0)))
+        _, client, expires = self._user
+        return client if client is not None and expires - time.time() >= TOKEN_MARGIN_SECONDS else None
+
+    def close(self) -> None:
+        for client in (self._installation, self._user[1] if self._user else None):
+            if client is not None:
+                client.close()
+
+
+def _user_client_for(job: DecisionJob, installation: Installation, config: Any) -> tuple[Any, float] | None:
+    """The decider's client and its token's expiry, or None when the stored token is unusable."""
     if not job.user_token_ciphertext:
         return None
     try:
@@ -1048,7 +1105,7 @@ def _user_client_for(job: DecisionJob, installation: Installation, config: Any) 
         workspace_id=claims.get("workspaceId"),
         addon_id=claims.get("addonId"),
     )
-    return user_client(ctx, installation, config)
+    return user_client(ctx, installation, config), float(claims.get("exp") or 0)
 
 
 def decision_error_message(exc: Exception) -> str:

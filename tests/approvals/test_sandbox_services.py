@@ -163,3 +163,31 @@ def test_auto_approval_live_approves_with_a_note_naming_the_rule(demo, sandbox, 
     assert held["note"] == auto_approval.approval_note(auto_approval.rules_for(demo["workspace_id"]))
     assert "within 100% of scheduled hours" in held["note"]
     assert all(not e.is_dry_run for e in evaluations)
+
+
+def test_a_job_whose_worker_died_is_released_and_finished_by_the_next_run(synced, sandbox):
+    from datetime import timedelta
+
+    from addon.models import DecisionItem, utcnow
+
+    demo = synced
+    owner, scope = viewer_scope(demo, "owner", Role.OWNER)
+    pending = [
+        r.clockify_id for r in approvals.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"
+    ]
+    job = approvals.start_decisions(demo["workspace_id"], owner, scope, "approve", pending[:2], "")
+    # A worker claimed the first item and died with it.
+    first = db.session.scalars(db.select(DecisionItem).filter_by(job_id=job.id).order_by(DecisionItem.id)).first()
+    first.status = "running"
+    job.status = "running"
+    job.created_at = utcnow() - timedelta(minutes=10)
+    db.session.commit()
+
+    assert not approvals.release_if_stalled(job, now=job.created_at + timedelta(seconds=30))
+    assert approvals.release_if_stalled(job)
+    db.session.commit()
+    approvals.run_decision_job(job.id)
+
+    progress = approvals.job_progress(demo["workspace_id"], job.id)
+    assert (progress.done, progress.failed, progress.finished) == (2, 0, True)
+    assert all(sandbox_request(sandbox, demo["workspace_id"], i)["state"] == "APPROVED" for i in pending[:2])
