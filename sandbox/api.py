@@ -84,6 +84,7 @@ WEBHOOK_EVENTS = [
 TRIGGER_SOURCE_TYPES = ("PROJECT_ID", "USER_ID", "TAG_ID", "TASK_ID", "WORKSPACE_ID", "ASSIGNMENT_ID", "EXPENSE_ID")
 # Clockify: each admin up to 10 webhooks, 100 per workspace (API reference, "Webhooks").
 MAX_WORKSPACE_WEBHOOKS = 100
+MAX_WEBHOOKS_PER_USER = 10
 
 
 # ---- plumbing ------------------------------------------------------------------------------------
@@ -1529,9 +1530,12 @@ def create_webhook(ws: str) -> Response:
     the_world = world()
     with the_world.lock:
         installation = the_world.installations[ws]
-        count = len(installation.webhooks) + len(workspace(ws).user_webhooks)
-        if count >= MAX_WORKSPACE_WEBHOOKS:
+        created = [h for h in installation.webhooks if h.get("source") == "api"] + workspace(ws).user_webhooks
+        if len(created) >= MAX_WORKSPACE_WEBHOOKS:
             raise bad("Webhook limit reached for this workspace")
+        # Manifest webhooks do not count; those created through this API do, per creating user.
+        if sum(1 for h in created if h.get("userId") == me.user_id) >= MAX_WEBHOOKS_PER_USER:
+            raise bad("Webhook limit reached: at most 10 webhooks per user")
         hook_id = the_world.new_id()
         # Same claims as the manifest webhooks' tokens (platform.md §3.2); fixed per webhook, no expiry.
         token = box.signer.mint({"workspaceId": ws, "addonId": installation.addon_id, "webhookId": hook_id})

@@ -410,6 +410,21 @@ def test_webhooks_api_registers_a_delivery_with_its_own_token(api_sandbox: ApiSa
     assert bad.status_code == 400
 
 
+def test_webhooks_api_stops_at_ten_per_user(api_sandbox: ApiSandbox) -> None:
+    api_sandbox.installation.webhooks.extend(
+        {"id": f"m{i}", "event": "NEW_INVOICE", "url": "http://x", "token": "t", "source": "manifest"}
+        for i in range(10)
+    )
+    body = {
+        "url": "http://closeout.invalid/webhooks/assignment-created",
+        "webhookEvent": "ASSIGNMENT_CREATED",
+        "triggerSourceType": "WORKSPACE_ID",
+        "triggerSource": [],
+    }
+    statuses = [api_sandbox.call("POST", "/api/v1/workspaces/{ws}/webhooks", json=body).status_code for _ in range(11)]
+    assert statuses == [201] * 10 + [400]
+
+
 def test_addon_settings_patch_updates_known_settings_only(api_sandbox: ApiSandbox) -> None:
     api_sandbox.world.workspace(api_sandbox.ws).addon_settings = {
         "tabs": [{"id": "t", "name": "T", "settings": [{"id": "limit", "name": "Limit", "value": 5}]}]
