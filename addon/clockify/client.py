@@ -234,13 +234,7 @@ class ClockifyClient:
                 path=path,
                 retry_after=retry_after,
             )
-        data: Any = None
-        if response.content:
-            try:
-                data = response.json()
-            except ValueError:
-                data = response.text
-        return _Answer(response.status_code, data, response.headers)
+        return _Answer(response.status_code, _decode(response), response.headers)
 
     def _call(
         self,
@@ -720,8 +714,10 @@ class ClockifyClient:
         """Duplicate an invoice; not re-sent after an ambiguous failure (nothing identifies the copy)."""
         return p.Invoice.from_api(self.request("POST", self._ws(f"/invoices/{invoice_id}/duplicate")))
 
-    def export_invoice(self, invoice_id: str, *, user_locale: str = "en") -> Any:
-        return self.request("GET", self._ws(f"/invoices/{invoice_id}/export"), params={"userLocale": user_locale})
+    def export_invoice(self, invoice_id: str, *, user_locale: str = "en") -> bytes:
+        """The invoice as Clockify exports it (a PDF)."""
+        data = self.request("GET", self._ws(f"/invoices/{invoice_id}/export"), params={"userLocale": user_locale})
+        return data if isinstance(data, bytes) else str(data or "").encode()
 
     def get_invoice_settings(self) -> dict[str, Any]:
         return _dict(self.request("GET", self._ws("/invoices/settings")))
@@ -1032,6 +1028,21 @@ def _is_connect_failure(exc: BaseException) -> bool:
         nxt = reason or (current.args[0] if current.args and isinstance(current.args[0], BaseException) else None)
         current = nxt or current.__cause__ or current.__context__
     return False
+
+
+def _decode(response: requests.Response) -> Any:
+    """JSON as data, text as str, anything else (an invoice PDF) as bytes; None when empty."""
+    if not response.content:
+        return None
+    content_type = response.headers.get("Content-Type", "").lower()
+    if "json" in content_type or not content_type:
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+    if content_type.startswith("text/"):
+        return response.text
+    return response.content
 
 
 def _items(data: Any, items_key: str | None, total_key: str | None) -> tuple[list[Any], int | None]:

@@ -145,3 +145,38 @@ def test_time_off_is_listed_with_a_post(make_client, request_log):
     with pytest.raises(ConflictError) as caught:
         client.request("GET", client._ws("/time-off/requests"))
     assert caught.value.status == 405
+
+
+def test_invoice_exports_settings_and_duplicates(make_client, sandbox, installation):
+    client = make_client()
+    invoice = new_invoice(client, sandbox, installation, "EX-0001")
+    assert client.export_invoice(invoice.id).startswith(b"%PDF")
+    assert "labels" in client.get_invoice_settings()
+    copy = client.duplicate_invoice(invoice.id)
+    assert copy.id and copy.id != invoice.id
+    client.update_invoice_status(invoice.id, "SENT")
+    assert client.get_invoice(invoice.id).status == "SENT"
+    client.delete_invoice(copy.id)
+    with pytest.raises(NotFoundError):
+        client.get_invoice(copy.id)
+
+
+def test_addon_webhooks_and_settings_are_reachable(make_client, installation):
+    client = make_client()
+    hook = client.create_webhook(url="http://closeout.test/webhooks/assignments", event="ASSIGNMENT_UPDATED")
+    assert hook.id in [h.id for h in client.list_addon_webhooks(installation.addon_id)]
+    assert client.get_webhook(hook.id).event == "ASSIGNMENT_UPDATED"
+    assert client.get_addon_settings() == {"tabs": []}
+    with pytest.raises(BadRequestError):
+        client.update_addon_settings({"no-such-setting": 1})
+
+
+def test_paging_stops_on_a_last_page_header():
+    from requests.structures import CaseInsensitiveDict
+
+    from addon.clockify.client import _is_last
+
+    assert _is_last(200, 200, 400, None, CaseInsensitiveDict({"Last-Page": "true"}))
+    assert not _is_last(200, 200, 400, None, CaseInsensitiveDict({"Last-Page": "false"}))
+    assert _is_last(200, 200, 400, 400, CaseInsensitiveDict())
+    assert _is_last(10, 200, 410, None, CaseInsensitiveDict())
