@@ -482,7 +482,7 @@ class ClockifyClient:
         wanted = p.parse_datetime(iso(period_start))
         for status in ("PENDING", "APPROVED"):
             for request in self.iter_approval_requests(status, sort_column="USER_ID"):
-                if request.user_id == user_id and request.period_start == wanted:
+                if request.user_id == user_id and _covers(request, wanted):
                     return request.raw
         return None
 
@@ -1028,6 +1028,15 @@ def _is_connect_failure(exc: BaseException) -> bool:
         nxt = reason or (current.args[0] if current.args and isinstance(current.args[0], BaseException) else None)
         current = nxt or current.__cause__ or current.__context__
     return False
+
+
+def _covers(request: p.ApprovalRequest, instant: datetime | None) -> bool:
+    """Whether a request's period contains `instant` (Clockify moves a period start to the period's first day)."""
+    if instant is None or request.period_start is None:
+        return False
+    if request.period_end is None:
+        return request.period_start == instant
+    return request.period_start <= instant <= request.period_end
 
 
 def _decode(response: requests.Response) -> Any:

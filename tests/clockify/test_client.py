@@ -212,6 +212,18 @@ def test_a_post_that_timed_out_is_not_sent_twice(make_client, fault, request_log
     assert len(_requests_for(sandbox, installation.workspace_id, user_id, monday)) == 1
 
 
+def test_a_timed_out_submission_from_mid_period_is_found_in_its_period(
+    make_client, fault, request_log, sandbox, installation
+):
+    user_id, monday = _unsubmitted_period(sandbox, installation.workspace_id)
+    path = f"/api/v1/workspaces/*/approval-requests/users/{user_id}"
+    fault(path, methods=["POST"], latencyMs=1000, times=1)
+    client = make_client(timeout=(3.05, 0.3), settle_seconds=1.5)
+    request = client.submit_approval_request_for_user(user_id, monday + timedelta(days=2, hours=9))
+    assert request.period_start == monday
+    assert len(calls(request_log, path, "POST")) == 1
+
+
 def test_a_post_whose_connection_dropped_is_sent_again_only_after_a_read(
     make_client, fault, request_log, sandbox, installation
 ):
