@@ -233,3 +233,24 @@ def test_sorting_reloads_the_queue_and_keeps_the_selection_and_the_note(page, in
     assert sorted(checked) == sorted(chosen)
     assert page.input_value("#decision-note") == "half-typed"
     assert page.text_content("[data-selected-count]") == "2 selected"
+
+
+def test_a_decision_made_in_clockify_updates_the_open_tab_and_the_poll_settles(
+    page, sandbox, installed, worker, open_component
+):
+    page.goto(open_component("OWNER", "approvals"))
+    ids = show_pending(page)
+    before = page.get_attribute("#approvals-version", "data-version")
+
+    decided = sandbox.control(
+        "POST",
+        "/world/decide_approval",
+        {"workspace_id": installed.workspace_id, "request_id": ids[0], "state": "REJECTED", "note": "Wrong project"},
+    )
+    assert decided.status_code == 200, decided.text
+
+    # The webhook reaches the worker, the mirror changes, the poll notices and the queue reloads itself.
+    page.wait_for_selector(f"[data-approval-id='{ids[0]}']", state="detached", timeout=20_000)
+    assert page.get_attribute("#approvals-version", "data-version") != before
+    with page.expect_response(lambda r: "/version" in r.url and r.status == 204, timeout=10_000):
+        pass

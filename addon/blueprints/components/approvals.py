@@ -210,8 +210,7 @@ def version() -> Response:
     current = approvals.queue_version(g.installation.workspace_id)
     if request.args.get("v") == current:
         return make_response("", 204)
-    html = f'<span id="approvals-version" data-version="{current}"></span>'
-    response = make_response(html, 200)
+    response = render("approvals/_version.html", "approvals/_version.html", version=current, base=BASE)
     return trigger(response, "closeout:approvals-changed")
 
 
