@@ -32,7 +32,6 @@ from .periods import Period, last_closed_period, parse_period, zone_or_utc
 log = logging.getLogger(__name__)
 
 STATES = ("PENDING", "APPROVED", "REJECTED", "WITHDRAWN_SUBMISSION", "WITHDRAWN_APPROVAL")
-ACTIONS = ("approve", "reject", "withdraw", "submit")
 # The state each decision sets, and the state a request must be in for it (Clockify's approval flow:
 # only a pending request is approved or rejected; only an approved one has its approval withdrawn).
 TARGET_STATE = {"approve": "APPROVED", "reject": "REJECTED", "withdraw": "WITHDRAWN_APPROVAL"}
@@ -1044,6 +1043,14 @@ def run_decision_job(job_id: int) -> None:
     # Another run of the same job may still be deciding its claimed item: the last one out finishes it.
     if not _items(job, "running"):
         finish_job(job)
+        log.info(
+            "workspace %s: decision job %s (%s) finished: %d done, %d failed",
+            job.workspace_id,
+            job.id,
+            job.action,
+            len(_items(job, "done")),
+            len(_items(job, "failed")),
+        )
     db.session.commit()
 
 

@@ -254,3 +254,12 @@ def test_a_decision_made_in_clockify_updates_the_open_tab_and_the_poll_settles(
     assert page.get_attribute("#approvals-version", "data-version") != before
     with page.expect_response(lambda r: "/version" in r.url and r.status == 204, timeout=10_000):
         pass
+
+
+def test_the_count_of_all_matching_follows_the_filters(page, installed, open_component):
+    page.goto(open_component("OWNER", "approvals"))
+    everyone = int(page.text_content("#matching-count"))
+    page.select_option("#filter-group", index=1)
+    page.wait_for_function(f"() => Number(document.querySelector('#matching-count').textContent) < {everyone}")
+    rows = page.eval_on_selector_all("[data-approval-id][data-state=PENDING]", "rows => rows.length")
+    assert int(page.text_content("#matching-count")) == rows

@@ -186,7 +186,9 @@ def queue() -> Response:
     view = _view()
     sync_error = _sync(view) if request.args.get("refresh") else None
     context = _queue_context(view, approvals.parse_filters(request.args))
-    return render("approvals/_queue.html", "approvals/_queue.html", auth=g.auth, sync_error=sync_error, **context)
+    return render(
+        "approvals/_queue.html", "approvals/_queue.html", auth=g.auth, sync_error=sync_error, oob=True, **context
+    )
 
 
 @bp.get(BASE + "/evaluations")
