@@ -202,8 +202,10 @@ def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_any
         ".replace(/_/g,'/'))).exp; return Date.now() / 1000 > exp + 0.5; }",
         timeout=15_000,
     )
+    with page.expect_response(lambda r: r.status == 401 and r.url.endswith("/decisions")):
+        frame.click("button:text-is('Approve selected')")
+    # The refused decision waits in the tab; once the host answers again it is replayed with a fresh token.
     host_down["now"] = False
-    frame.click("button:text-is('Approve selected')")
 
     summary = frame.wait_for_selector("[data-job-status=done]", timeout=60_000)
     assert summary.get_attribute("data-done") == str(len(ids))
