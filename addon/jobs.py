@@ -181,8 +181,9 @@ def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
                 inbox.skip(inbox_id, attempts, "Closeout is paused or removed on this workspace")
                 db.session.commit()
                 return "skipped"
+            client = _LazyClient(app, installation)
             try:
-                inbox.dispatch(event, installation, _client_factory(app, installation))
+                inbox.dispatch(event, installation, client)
                 if not inbox.complete(inbox_id, attempts):
                     db.session.rollback()
                     log.warning("inbox event %s was re-claimed after its lease; this run's writes are undone", inbox_id)
@@ -208,21 +209,31 @@ def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
                 except Exception as queue_exc:
                     log.warning("could not schedule retry of %s (%s); the sweep will", inbox_id, queue_exc)
                 return "failed"
+            finally:
+                client.close()
         finally:
             db.session.remove()
 
 
-def _client_factory(app: Flask, installation: Any) -> Callable[[], Any]:
-    made: list[Any] = []
+class _LazyClient:
+    """The installation's Clockify client, built on a handler's first call (most need none) and closed after."""
 
-    def factory() -> Any:
-        if not made:
+    def __init__(self, app: Flask, installation: Any) -> None:
+        self._app = app
+        self._installation = installation
+        self._client: Any = None
+
+    def __call__(self) -> Any:
+        if self._client is None:
             from .services.installations import client_for
 
-            made.append(client_for(installation, app.config))
-        return made[0]
+            self._client = client_for(self._installation, self._app.config)
+        return self._client
 
-    return factory
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
 
 def sweep_inbox(jobs: Jobs) -> list[int]:
@@ -263,7 +274,7 @@ def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
             installation = _active_installation(workspace_id)
             if installation is None:
                 return {}
-            client = _client_factory(app, installation)()
+            client = _LazyClient(app, installation)()
             try:
                 return reconcile.run(installation, client, app.config["ADDON_BASE_URL"], _checkpoint)
             finally:
@@ -280,7 +291,7 @@ def _register_webhooks(app: Flask, workspace_id: str) -> int:
             installation = _active_installation(workspace_id)
             if installation is None:
                 return 0
-            client = _client_factory(app, installation)()
+            client = _LazyClient(app, installation)()
             try:
                 changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
                 db.session.commit()
