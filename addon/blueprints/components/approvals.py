@@ -43,7 +43,7 @@ class View:
 
 def _view() -> View:
     installation: Installation = g.installation
-    client = client_for(installation, current_app.config)
+    client = g.approvals_client = client_for(installation, current_app.config)
     try:
         directory = approvals.load_directory(installation.workspace_id, client, approvals.cache_key_for(installation))
         g.directory_error = None
@@ -115,6 +115,13 @@ def _clockify_message(exc: ClockifyError, fallback: str) -> str:
     if isinstance(exc, UnauthorizedError):
         return f"{fallback}: Clockify refused Closeout's access ({exc.message})."
     return f"{fallback}: {getattr(exc, 'message', '') or 'Clockify did not answer'}."
+
+
+@bp.teardown_request
+def _close_client(_exc: BaseException | None) -> None:
+    client = g.pop("approvals_client", None)
+    if client is not None:
+        client.close()
 
 
 @bp.errorhandler(approvals.ApprovalError)
