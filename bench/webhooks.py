@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -254,6 +255,7 @@ class Run:
         self.database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.db_name
         self.processes: list[subprocess.Popen[bytes]] = []
         self.engine: sa.Engine | None = None
+        self.keep_logs = True  # until the run has proved itself
 
     def token(self, **claims: Any) -> str:
         base = {"iss": "clockify", "sub": ADDON_KEY, "type": "addon", "workspaceId": WORKSPACE_ID, "addonId": ADDON_ID}
@@ -362,6 +364,10 @@ class Run:
             RedisHuey(self.queue_name, url=REDIS_URL).flush()
         except Exception as exc:
             print(f"   (could not empty the bench queue: {type(exc).__name__})")
+        if self.keep_logs:
+            print(f"   (server and worker logs kept in {self.tmp})")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def figures(result: dict[str, Any]) -> tuple[float, float, float]:
@@ -496,6 +502,7 @@ def main() -> bool:
         ]
         for line in out:
             print("   " + line)
+        run.keep_logs = not ok
         return ok
     finally:
         run.cleanup()
