@@ -35,6 +35,12 @@ def same_secret(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+def digest(value: str, secret_key: str | None = None) -> str:
+    """Keyed SHA-256 of a secret: lets a presented token be found by an indexed lookup, no decryption."""
+    key = hashlib.sha256(b"closeout-token-digest:" + (secret_key or current_app.config["SECRET_KEY"]).encode()).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
 def fingerprint(value: str) -> str:
     """A short, non-reversible label for a secret, safe to log or index."""
     return hashlib.sha256(value.encode()).hexdigest()[:16]

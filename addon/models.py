@@ -73,7 +73,16 @@ class WebhookSubscription(db.Model):  # type: ignore[name-defined]
     path: Mapped[str] = mapped_column(sa.String(500))
     clockify_webhook_id: Mapped[str | None] = mapped_column(sa.String(64))
     token_ciphertext: Mapped[str] = mapped_column(sa.Text)
+    # Keyed digest of the token: webhook intake finds the subscription by it in one indexed query.
+    token_digest: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def set_token(self, token: str) -> None:
+        """Store the webhook's token encrypted, with the digest intake looks it up by."""
+        from .crypto import digest, encrypt
+
+        self.token_ciphertext = encrypt(token)
+        self.token_digest = digest(token)
 
     def __repr__(self) -> str:
         return f"<WebhookSubscription {self.workspace_id} {self.event_type} {self.source}>"

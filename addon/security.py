@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import jwt
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import current_app, g, request
 
-from .crypto import DecryptionError, decrypt, same_secret
+from .crypto import digest
 from .extensions import db
 from .models import Installation, WebhookSubscription
 
@@ -249,9 +250,17 @@ def verify_lifecycle() -> tuple[TokenContext, dict[str, Any], Installation | Non
     return ctx, body, installation
 
 
-def verify_webhook(event_type: str) -> tuple[TokenContext, dict[str, Any], Installation]:
+@dataclass(frozen=True)
+class WebhookTarget:
+    """The installation a verified delivery belongs to, as much of it as intake needs."""
+
+    workspace_id: str
+    is_active: bool
+
+
+def verify_webhook(event_type: str) -> tuple[TokenContext, dict[str, Any], WebhookTarget]:
     """Webhook deliveries: a clockify-signature token that equals the one stored for this webhook."""
-    token = request.headers.get(WEBHOOK_HEADER)
+    token = request.headers.get(WEBHOOK_HEADER) or ""
     ctx = _verify(token, TokenKind.WEBHOOK)
     sent_type = request.headers.get(WEBHOOK_EVENT_HEADER, "")
     if sent_type != event_type:
@@ -262,24 +271,23 @@ def verify_webhook(event_type: str) -> tuple[TokenContext, dict[str, Any], Insta
         raise AuthError("token names no workspace")
     if isinstance(body_ws, str) and body_ws and body_ws != ctx.workspace_id:
         raise AuthError("token was issued for another workspace")
-    installation = _stored_installation(ctx.workspace_id)
-    if installation is None:
-        raise AuthError("workspace is not installed")
-    _check_installation_claims(ctx, installation)
-    subscriptions = db.session.scalars(
-        db.select(WebhookSubscription).filter_by(workspace_id=ctx.workspace_id, event_type=event_type)
-    ).all()
-    if not any(_token_matches(sub, token or "") for sub in subscriptions):
-        raise AuthError("token does not match the webhook's stored token")
-    return ctx, body, installation
-
-
-def _token_matches(subscription: WebhookSubscription, token: str) -> bool:
-    try:
-        return same_secret(decrypt(subscription.token_ciphertext), token)
-    except DecryptionError:
-        log.error("webhook token for workspace %s cannot be decrypted", subscription.workspace_id)
-        return False
+    # One indexed query on the hot path: the stored subscription whose token digest matches, joined to
+    # its installation. A genuine token of another webhook or installation finds nothing.
+    row = db.session.execute(
+        sa.select(Installation.is_active, Installation.addon_id)
+        .join(WebhookSubscription, WebhookSubscription.workspace_id == Installation.workspace_id)
+        .where(
+            Installation.workspace_id == ctx.workspace_id,
+            WebhookSubscription.event_type == event_type,
+            WebhookSubscription.token_digest == digest(token),
+        )
+        .limit(1)
+    ).first()
+    if row is None:
+        raise AuthError("token does not match a stored webhook of an installed workspace")
+    if ctx.addon_id and ctx.addon_id != row.addon_id:
+        raise AuthError("token belongs to another installation")
+    return ctx, body, WebhookTarget(workspace_id=ctx.workspace_id, is_active=bool(row.is_active))
 
 
 def user_token_from_request() -> str | None:

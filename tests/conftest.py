@@ -19,7 +19,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from addon import create_app
 from addon.extensions import db
 
-pytest_plugins = ["tests.sandbox_fixtures"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.browser_fixtures"]
 
 ADDON_KEY = "closeout"
 WORKSPACE_ID = "ws-alpha-0001"

@@ -19,7 +19,7 @@ def _open(client, token, path="/components/sidebar", **kwargs):
 
 def test_valid_user_token_opens_a_component_and_names_workspace_and_user(client, install, make_token):
     install()
-    response = _open(client, make_token("user", user="user-42"))
+    response = _open(client, make_token("user", user="user-42"), "/components/schedule")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert WORKSPACE_ID in page and "user-42" in page

@@ -104,15 +104,11 @@ def install(
         )
     )
     for event_type, path, token in _match_webhooks(payload.webhooks, manifest_webhooks):
-        db.session.add(
-            WebhookSubscription(
-                workspace_id=payload.workspace_id,
-                event_type=event_type,
-                source="manifest",
-                path=path,
-                token_ciphertext=encrypt(token),
-            )
+        subscription = WebhookSubscription(
+            workspace_id=payload.workspace_id, event_type=event_type, source="manifest", path=path
         )
+        subscription.set_token(token)
+        db.session.add(subscription)
     db.session.flush()
     return installation
 

@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..clockify.errors import ClockifyError, NotFoundError
-from ..crypto import encrypt
 from ..extensions import db
 from ..manifest import API_WEBHOOK_EVENTS, api_webhook_path
 from ..models import Installation, WebhookSubscription
@@ -102,7 +101,7 @@ def _store(workspace_id: str, base_url: str, changes: list[Registration]) -> Non
             db.session.add(row)
         row.path = webhook_url(base_url, change.event_type)
         row.clockify_webhook_id = change.webhook_id
-        row.token_ciphertext = encrypt(change.token)
+        row.set_token(change.token)
     db.session.flush()
 
 

@@ -102,7 +102,7 @@ def redis_client():
     try:
         client.ping()
     except redis.RedisError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        pytest.fail("Redis is required on 127.0.0.1:6379 for the shared limiter tests")
     yield client
     client.close()
 

@@ -30,7 +30,7 @@ def test_two_processes_sharing_redis_stay_within_the_limit(sandbox, installation
     try:
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.RedisError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        pytest.fail("Redis is required on 127.0.0.1:6379 for the shared limiter tests")
     prefix = f"test:pacing:{uuid.uuid4().hex}:"
     options = {
         "redis_url": REDIS_URL,

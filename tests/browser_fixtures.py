@@ -1,4 +1,8 @@
-"""Playwright fixtures every browser test shares: one Chromium per session, a fresh context per test."""
+"""Playwright fixtures every browser test shares: one Chromium per session, a fresh context per test.
+
+Loaded as a plugin by tests/conftest.py so a browser test anywhere reuses the one Playwright instance
+(a second sync_playwright() in the same process fails inside the first one's event loop).
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ def playwright_instance() -> Iterator[Any]:
 def browser(playwright_instance: Any) -> Iterator[Any]:
     """Chromium from the system (/usr/bin/chromium), headless."""
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (make browser)")
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `make browser` (browser tests never skip)")
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     yield browser
     browser.close()
