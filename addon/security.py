@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import current_app, g, request
 
-from .crypto import digest
+from .crypto import DecryptionError, decrypt, digest, same_secret
 from .extensions import db
 from .models import Installation, WebhookSubscription
 
@@ -231,23 +231,49 @@ def _check_installation_claims(ctx: TokenContext, installation: Installation | N
         raise AuthError("token belongs to another installation")
 
 
-def verify_lifecycle() -> tuple[TokenContext, dict[str, Any], Installation | None]:
-    """Lifecycle calls: only X-Addon-Lifecycle-Token; claims bound to the body and stored installation."""
-    ctx = _verify(request.headers.get(LIFECYCLE_HEADER), TokenKind.LIFECYCLE)
+def verify_lifecycle(installing: bool = False) -> tuple[TokenContext, dict[str, Any], Installation | None]:
+    """Lifecycle calls: only X-Addon-Lifecycle-Token, bound to the body and to the stored installation.
+
+    `installing` is True for INSTALLED, which may carry a new addonId (a reinstall); every other event
+    must come from the installation Closeout holds, so a late call of an earlier installation of the
+    same workspace cannot pause or delete the current one.
+    """
+    token = request.headers.get(LIFECYCLE_HEADER) or ""
+    ctx = _verify(token, TokenKind.LIFECYCLE)
+    if not ctx.workspace_id:
+        raise AuthError("lifecycle token names no workspace")
     body = json_body()
     workspace_id = _bind_to_body(ctx, body)
     installation = _stored_installation(workspace_id)
+    _refuse_stored_tokens(token, workspace_id, installation)
     body_addon = body.get("addonId")
-    # INSTALLED may legitimately carry a new addonId (a reinstall); the other events must match.
-    if (
-        installation is not None
-        and request.endpoint != "lifecycle.installed"
-        and isinstance(body_addon, str)
-        and body_addon
-        and body_addon != installation.addon_id
-    ):
-        raise AuthError("addonId does not match the installation")
+    if installation is not None and not installing:
+        for addon_id in (ctx.addon_id, body_addon if isinstance(body_addon, str) and body_addon else None):
+            if addon_id is not None and addon_id != installation.addon_id:
+                raise AuthError("addonId does not match the installation")
     return ctx, body, installation
+
+
+def _refuse_stored_tokens(token: str, workspace_id: str, installation: Installation | None) -> None:
+    """A lifecycle token is never one Closeout already holds for another purpose.
+
+    Every Clockify token shares iss/sub/type, and webhook tokens (which never expire) can be read by the
+    workspace's admins through the Webhooks API: without this, one would pass as a lifecycle token.
+    """
+    token_digest = digest(token)
+    reused = db.session.scalar(
+        sa.select(WebhookSubscription.id)
+        .where(WebhookSubscription.workspace_id == workspace_id, WebhookSubscription.token_digest == token_digest)
+        .limit(1)
+    )
+    if reused is not None:
+        raise AuthError("a webhook token is not accepted as a lifecycle token")
+    if installation is not None:
+        try:
+            if same_secret(decrypt(installation.token_ciphertext), token):
+                raise AuthError("the installation token is not accepted as a lifecycle token")
+        except DecryptionError:
+            log.error("installation token for workspace %s cannot be decrypted", workspace_id)
 
 
 @dataclass(frozen=True)

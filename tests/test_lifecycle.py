@@ -183,3 +183,78 @@ def test_lifecycle_for_another_installation_id_is_refused(app, client, install, 
     response = _post(client, make_token, "/lifecycle/status-changed", body, addonId=None)
     assert response.status_code == 401
     assert _installation(app).is_active is True
+
+
+def _status_change(client, token, body=None):
+    body = body or {"addonId": ADDON_ID, "workspaceId": WORKSPACE_ID, "status": "INACTIVE"}
+    return client.post("/lifecycle/status-changed", json=body, headers={"X-Addon-Lifecycle-Token": token})
+
+
+def test_a_webhook_token_is_not_a_lifecycle_token(app, client, install):
+    sent = install()
+    # Webhook tokens never expire and admins can read them through the Webhooks API.
+    response = _status_change(client, sent["webhook_tokens"]["NEW_APPROVAL_REQUEST"])
+    assert response.status_code == 401
+    assert _installation(app).is_active is True
+
+
+def test_the_installation_token_is_not_a_lifecycle_token(app, client, install):
+    sent = install()
+    assert _status_change(client, sent["body"]["authToken"]).status_code == 401
+    assert _installation(app).is_active is True
+
+
+def test_a_lifecycle_token_must_name_its_workspace(app, client, install, make_token):
+    install()
+    response = client.post(
+        "/lifecycle/deleted",
+        json={"workspaceId": WORKSPACE_ID},
+        headers={"X-Addon-Lifecycle-Token": make_token("lifecycle", workspaceId=None, addonId=None)},
+    )
+    assert response.status_code == 401
+    assert _installation(app) is not None
+
+
+@pytest.mark.parametrize("path", ["/lifecycle/status-changed", "/lifecycle/deleted"])
+def test_a_late_call_of_an_earlier_installation_cannot_touch_the_current_one(app, client, install, make_token, path):
+    install(addon_id="addon-inst-NEW")
+    token = make_token("lifecycle", addonId="addon-inst-OLD")
+    response = client.post(
+        path, json={"workspaceId": WORKSPACE_ID, "status": "INACTIVE"}, headers={"X-Addon-Lifecycle-Token": token}
+    )
+    assert response.status_code == 401
+    assert _installation(app).is_active is True
+
+
+@pytest.mark.parametrize("kind", ["user", "webhook", "lifecycle", "other-installation"])
+def test_installed_refuses_anything_but_an_installation_token_as_auth_token(app, client, install, make_token, kind):
+    sent = install()
+    header = make_token("lifecycle")
+    auth_token = {
+        "user": make_token("user"),
+        "webhook": sent["webhook_tokens"]["NEW_INVOICE"],
+        "lifecycle": header,
+        "other-installation": make_token("installation", addonId="someone-else"),
+    }[kind]
+    hooks = [{"path": "/webhooks/new-invoice", "authToken": sent["webhook_tokens"]["NEW_INVOICE"]}]
+    body = installed_body(authToken=auth_token, webhooks=hooks, apiUrl="https://evil.example/api")
+    response = client.post("/lifecycle/installed", json=body, headers={"X-Addon-Lifecycle-Token": header})
+    assert response.status_code == 400
+    installation = _installation(app)
+    assert installation.api_url == "http://clockify.invalid/api"
+    with app.app_context():
+        assert decrypt(installation.token_ciphertext) == sent["body"]["authToken"]
+
+
+def test_a_reinstall_with_unusable_webhooks_changes_nothing(app, client, install, make_token):
+    sent = install()
+    body = installed_body(authToken=make_token("installation"), webhooks=[{"path": 5, "authToken": 5}])
+    response = _post(client, make_token, "/lifecycle/installed", body)
+    assert response.status_code == 400
+    hook = sent["webhook_tokens"]["NEW_APPROVAL_REQUEST"]
+    delivery = client.post(
+        "/webhooks/new-approval-request",
+        json={"id": "ar-1", "workspaceId": WORKSPACE_ID},
+        headers={"Clockify-Signature": hook, "Clockify-Webhook-Event-Type": "NEW_APPROVAL_REQUEST"},
+    )
+    assert delivery.status_code in (200, 202)

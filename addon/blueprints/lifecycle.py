@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -26,14 +27,11 @@ def _ok(**extra: object) -> Response:
 @bp.post(PATHS["INSTALLED"])
 def installed() -> Response:
     """Store the installation (tokens encrypted), replacing an earlier one of the same workspace."""
-    _, body, _ = verify_lifecycle()
+    ctx, body, _ = verify_lifecycle(installing=True)
     payload = installations.parse_installed(body)
-    try:
-        token_claims = verify_token(payload.auth_token, key=public_key(), addon_key=current_app.config["ADDON_KEY"])
-    except AuthError as exc:
-        raise PayloadError("authToken is not a valid installation token") from exc
-    if token_claims.get("workspaceId") not in (None, payload.workspace_id):
-        raise PayloadError("authToken was issued for another workspace")
+    if ctx.addon_id and ctx.addon_id != payload.addon_id:
+        raise AuthError("lifecycle token was issued for another installation")
+    token_claims = _installation_token_claims(payload, lifecycle_token=ctx.token)
     installations.record_lifecycle(payload.workspace_id, "INSTALLED", body)
     installation = installations.install(payload, token_claims=token_claims, manifest_webhooks=webhook_paths())
     # Defaults for keys the workspace lacks; a reinstall keeps the values it already has.
@@ -45,6 +43,26 @@ def installed() -> Response:
 
     enqueue_webhook_registration(installation.workspace_id)
     return _ok(workspaceId=installation.workspace_id)
+
+
+def _installation_token_claims(payload: installations.InstalledPayload, lifecycle_token: str) -> dict[str, Any]:
+    """Verify INSTALLED's authToken is a genuine installation token of this workspace and installation.
+
+    It must not be a user token (those carry workspaceRole), nor the lifecycle token or one of the
+    webhook tokens in the same body: any of those would otherwise be stored as the installation token.
+    """
+    try:
+        claims = verify_token(payload.auth_token, key=public_key(), addon_key=current_app.config["ADDON_KEY"])
+    except AuthError as exc:
+        raise PayloadError("authToken is not a valid installation token") from exc
+    webhook_tokens = {hook.get("authToken") for hook in payload.webhooks}
+    if "workspaceRole" in claims or payload.auth_token == lifecycle_token or payload.auth_token in webhook_tokens:
+        raise PayloadError("authToken is not an installation token")
+    if claims.get("workspaceId") != payload.workspace_id:
+        raise PayloadError("authToken was issued for another workspace")
+    if claims.get("addonId") not in (None, payload.addon_id):
+        raise PayloadError("authToken was issued for another installation")
+    return claims
 
 
 @bp.post(PATHS["STATUS_CHANGED"])

@@ -60,6 +60,10 @@ def parse_installed(body: dict[str, Any]) -> InstalledPayload:
     webhooks = body.get("webhooks") or []
     if not isinstance(webhooks, list) or not all(isinstance(w, dict) for w in webhooks):
         raise PayloadError("webhooks must be a list of objects")
+    # A reinstall replaces the stored webhook tokens: refuse the whole body rather than keep a partial set.
+    for hook in webhooks:
+        if not _nonempty_str(hook.get("authToken")) or not _nonempty_str(hook.get("path") or hook.get("url")):
+            raise PayloadError("every webhooks entry needs a path and an authToken")
     return InstalledPayload(
         workspace_id=body["workspaceId"],
         addon_id=body["addonId"],
