@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.routing import IntegerConverter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +33,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
 
     from . import errors, models  # noqa: F401  (models register their tables on db.metadata)
+
+    # Ids in URLs become database integers: anything past 64 bits is a 404, not an overflow.
+    app.url_map.converters["int"] = BoundedIntConverter
+
     from .blueprints import activity, components, lifecycle, meta, settings, webhooks
 
     for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, settings.bp, activity.bp, *components.blueprints()):
@@ -46,6 +51,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.after_request(_security_headers)
     app.jinja_env.globals["addon_key"] = app.config["ADDON_KEY"]
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _security_headers(response: Response) -> Response:

@@ -199,7 +199,8 @@ def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
                     event_type,
                     workspace_id,
                     attempts,
-                    inbox.describe(exc),
+                    # The class only: a handler's message can echo parts of the webhook body.
+                    type(exc).__name__,
                     f"retry in {delay:.0f}s" if delay is not None else "dead-lettered",
                 )
                 if delay is None:
@@ -207,7 +208,9 @@ def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
                 try:
                     jobs.process_inbox_event.schedule(args=(inbox_id,), delay=delay)
                 except Exception as queue_exc:
-                    log.warning("could not schedule retry of %s (%s); the sweep will", inbox_id, queue_exc)
+                    log.warning(
+                        "could not schedule retry of %s (%s); the sweep will", inbox_id, type(queue_exc).__name__
+                    )
                 return "failed"
             finally:
                 client.close()

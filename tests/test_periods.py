@@ -53,7 +53,14 @@ def test_utc_bounds_follow_the_time_zone():
 
 
 @pytest.mark.parametrize(
-    ("value", "kind"), [("2026-13-01", "WEEKLY"), ("yesterday", "WEEKLY"), ("2026-11-01", "DAILY")]
+    ("value", "kind"),
+    [
+        ("2026-13-01", "WEEKLY"),
+        ("yesterday", "WEEKLY"),
+        ("2026-11-01", "DAILY"),
+        ("9999-12-31", "WEEKLY"),
+        ("0001-01-01", "MONTHLY"),
+    ],
 )
 def test_bad_period_input_is_a_period_error(value, kind):
     with pytest.raises(PeriodError):

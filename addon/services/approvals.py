@@ -704,6 +704,9 @@ def start_decisions(
     """Check a decision on many requests and queue it; the job runs in the background."""
     if action not in TARGET_STATE:
         raise ApprovalError("Unknown decision.", 400)
+    # Withdrawing someone's approval overrides a decision already made: owners and admins only.
+    if action == "withdraw" and not scope.can_decide_all:
+        raise ApprovalError("Only workspace owners and admins can withdraw an approval.", 403)
     text = clean_note(note)
     if action == "reject" and not text:
         raise ApprovalError("Write a note saying why before rejecting.")
@@ -801,6 +804,9 @@ def retry_failed(workspace_id: str, job_id: int, viewer: Viewer, scope: Scope) -
     failed = _items(job, "failed")
     if not failed:
         raise ApprovalError("Nothing failed; there is nothing to retry.", 409)
+    if not scope.can_decide_all and not all(scope.may_decide(u) for u in _subject_users(workspace_id, job, failed)):
+        # Teams change: a manager may no longer manage someone a failed item was about.
+        raise ApprovalError("You can only retry decisions about people you manage.", 403)
     for item in failed:
         item.status = "pending"
         item.error = None
@@ -808,6 +814,21 @@ def retry_failed(workspace_id: str, job_id: int, viewer: Viewer, scope: Scope) -
     job.finished_at = None
     db.session.flush()
     return job
+
+
+def _subject_users(workspace_id: str, job: DecisionJob, items: list[DecisionItem]) -> list[str]:
+    """Whose timesheets the items are about: the users themselves for submissions, else the requests' owners."""
+    subjects = [item.subject_id for item in items]
+    if job.action == "submit":
+        return list(subjects)
+    owners = dict(
+        db.session.execute(
+            sa.select(ApprovalRequestRecord.clockify_id, ApprovalRequestRecord.user_id).where(
+                ApprovalRequestRecord.workspace_id == workspace_id, ApprovalRequestRecord.clockify_id.in_(subjects)
+            )
+        ).tuples()
+    )
+    return [owners.get(subject) or "" for subject in subjects]
 
 
 def get_job(workspace_id: str, job_id: int) -> DecisionJob:

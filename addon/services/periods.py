@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 KINDS = ("WEEKLY", "SEMI_MONTHLY", "MONTHLY")
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 
@@ -99,5 +101,8 @@ def parse_period(value: str | None, kind: str, week_start: str = "MONDAY") -> Pe
     try:
         day = date.fromisoformat(value)
     except ValueError as exc:
-        raise PeriodError(f"not a date: {value!r}") from exc
+        raise PeriodError(f"not a date: {value[:40]!r}") from exc
+    # Far enough for any timesheet, and far from date.min/max where neighbouring periods overflow.
+    if not EARLIEST <= day <= LATEST:
+        raise PeriodError(f"{day.isoformat()} is outside the years {EARLIEST.year} to {LATEST.year}")
     return period_containing(day, kind, week_start)

@@ -225,3 +225,27 @@ def test_a_decision_job_is_visible_to_its_decider_and_admins_only(as_user, sandb
     assert started.status_code == 200
     assert as_user("ADMIN")("GET", f"/decisions/{job_id(started)}").status_code == 200
     assert as_user("MEMBER")("GET", f"/decisions/{job_id(started)}").status_code == 404
+
+
+@pytest.mark.parametrize("period", ["9999-12-31", "0001-01-01"])
+def test_a_period_at_the_edge_of_the_calendar_falls_back_to_the_default(as_user, period):
+    response = as_user("OWNER")("GET", "", query_string={"period": period}, headers={"HX-Request": ""})
+    assert response.status_code == 200
+    assert b"data-approval-id" in response.data
+
+
+def test_ids_past_sixty_four_bits_are_not_found(as_user, client, user_token):
+    huge = "99999999999999999999"
+    assert as_user("OWNER")("GET", f"/decisions/{huge}").status_code == 404
+    headers = {"HX-Request": "true", "X-Addon-Token": user_token("ADMIN")}
+    assert client.post(f"/settings/activity/{huge}/retry", headers=headers).status_code == 404
+
+
+def test_a_team_manager_cannot_withdraw_an_approval(as_user):
+    call = as_user("TEAM_MANAGER")
+    page = call("GET", "", headers={"HX-Request": ""})
+    assert page.status_code == 200
+    assert b"Withdraw approval" not in page.data
+    response = call("POST", "/decisions", data={"action": "withdraw", "ids": "any-request", "note": ""})
+    assert response.status_code == 403
+    assert b"owners and admins" in response.data
