@@ -610,7 +610,7 @@ class ClockifyClient:
             body,
             page_size=PAGE_SIZES["default"],
             items_key="invoices",
-            total=lambda d: _int_or_none(d.get("total")) if isinstance(d, dict) else None,
+            total=lambda d: p.to_int(d.get("total")) if isinstance(d, dict) else None,
         ):
             if isinstance(item, dict):
                 yield p.Invoice.from_api(item)
@@ -909,7 +909,7 @@ class ClockifyClient:
             body,
             page_size=PAGE_SIZES["time_off"],
             items_key="requests",
-            total=lambda d: _int_or_none(d.get("count")) if isinstance(d, dict) else None,
+            total=lambda d: p.to_int(d.get("count")) if isinstance(d, dict) else None,
         ):
             if isinstance(item, dict):
                 yield p.TimeOffRequest.from_api(item)
@@ -1061,7 +1061,7 @@ def _items(data: Any, items_key: str | None, total_key: str | None) -> tuple[lis
         items = data.get(items_key) if items_key else None
         if items is None and not items_key:
             items = next((v for v in data.values() if isinstance(v, list)), [])
-        total = _int_or_none(data.get(total_key)) if total_key else None
+        total = p.to_int(data.get(total_key)) if total_key else None
         return (items if isinstance(items, list) else []), total
     return [], None
 
@@ -1080,17 +1080,7 @@ def _report_total(data: Any) -> int | None:
     """`totals[0].entriesCount` of a detailed report; `totals` may be `[null]` when nothing matches."""
     totals = data.get("totals") if isinstance(data, dict) else None
     first = totals[0] if isinstance(totals, list) and totals else None
-    return _int_or_none(first.get("entriesCount")) if isinstance(first, dict) else None
-
-
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    return None
+    return p.to_int(first.get("entriesCount")) if isinstance(first, dict) else None
 
 
 def _dict(value: Any) -> dict[str, Any]:

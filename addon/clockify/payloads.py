@@ -47,7 +47,7 @@ def _str(data: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
-def _int(value: Any) -> int | None:
+def to_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -73,8 +73,8 @@ def _list(value: Any) -> list[Any]:
 def _amount(value: Any) -> int | None:
     """A money field: a bare integer or `{"amount": n, "currency": …}` (rates)."""
     if isinstance(value, dict):
-        return _int(value.get("amount"))
-    return _int(value)
+        return to_int(value.get("amount"))
+    return to_int(value)
 
 
 def _obj(data: Any) -> dict[str, Any]:
@@ -240,7 +240,7 @@ class ApprovalRequest:
             updated_at=parse_datetime(status.get("updatedAt")),
             tracked_seconds=parse_duration(d.get("trackedTime")),
             billable_seconds=parse_duration(d.get("billableTime")),
-            billable_amount=_int(d.get("billableAmount")),
+            billable_amount=to_int(d.get("billableAmount")),
             raw=d,
         )
 
@@ -290,7 +290,7 @@ class TimeEntry:
     @property
     def amount(self) -> int | None:
         """Reports carry the entry's amount (minor units) directly (platform.md appendix)."""
-        return _int(self.raw.get("amount"))
+        return to_int(self.raw.get("amount"))
 
 
 @dataclass(frozen=True)
@@ -315,8 +315,8 @@ class Invoice:
             client_id=_str(d, "clientId"),
             status=_str(d, "status"),
             currency=_str(d, "currency"),
-            amount=_int(d.get("amount", d.get("total"))),
-            balance=_int(d.get("balance")),
+            amount=to_int(d.get("amount", d.get("total"))),
+            balance=to_int(d.get("balance")),
             issued_date=parse_datetime(d.get("issuedDate")),
             due_date=parse_datetime(d.get("dueDate")),
             raw=d,
@@ -336,7 +336,7 @@ class Payment:
         d = _obj(data)
         return cls(
             str(d.get("id") or ""),
-            _int(d.get("amount")),
+            to_int(d.get("amount")),
             _str(d, "note"),
             parse_datetime(d.get("date") or d.get("paymentDate")),
             d,

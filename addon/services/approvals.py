@@ -936,22 +936,17 @@ def apply_item(job: DecisionJob, item: DecisionItem, client: Any, acted_as: str)
     item.error = None
     item.acted_as = acted_as
     item.finished_at = utcnow()
-    db.session.add(
-        AuditEntry(
-            workspace_id=job.workspace_id,
-            actor_user_id=job.actor_user_id,
-            actor_name=job.actor_name,
-            action=f"approval.{job.action}",
-            subject_type="user" if job.action == "submit" else "approval_request",
-            subject_id=item.subject_id,
-            detail={
-                "note": job.note,
-                "job": job.id,
-                "acted_as": acted_as,
-                "subject_name": item.subject_name,
-                "state": data.state if data else None,
-            },
-        )
+    _audit(
+        job,
+        item,
+        f"approval.{job.action}",
+        {
+            "note": job.note,
+            "job": job.id,
+            "acted_as": acted_as,
+            "subject_name": item.subject_name,
+            "state": data.state if data else None,
+        },
     )
 
 
@@ -959,15 +954,20 @@ def fail_item(job: DecisionJob, item: DecisionItem, message: str) -> None:
     item.status = "failed"
     item.error = message[:500]
     item.finished_at = utcnow()
+    _audit(job, item, f"approval.{job.action}.failed", {"error": item.error, "job": job.id})
+
+
+def _audit(job: DecisionJob, item: DecisionItem, action: str, detail: dict[str, Any]) -> None:
+    """One audit entry for one item of a decision job, in the decider's name."""
     db.session.add(
         AuditEntry(
             workspace_id=job.workspace_id,
             actor_user_id=job.actor_user_id,
             actor_name=job.actor_name,
-            action=f"approval.{job.action}.failed",
+            action=action,
             subject_type="user" if job.action == "submit" else "approval_request",
             subject_id=item.subject_id,
-            detail={"error": item.error, "job": job.id},
+            detail=detail,
         )
     )
 
