@@ -167,12 +167,21 @@ def verify_token(token: str, *, key: Any, addon_key: str, leeway: int = 60) -> d
 
 def _verify(token: str | None, kind: TokenKind) -> TokenContext:
     config = current_app.config
-    claims = verify_token(
-        token or "",
-        key=public_key(),
-        addon_key=config["ADDON_KEY"],
-        leeway=int(config["TOKEN_LEEWAY_SECONDS"]),
-    )
+    # Webhook and installation tokens never expire and arrive again and again: the same string verifies
+    # the same way while the key is the same, so its claims are kept (only for tokens without exp).
+    cache: dict[str, dict[str, Any]] = current_app.extensions.setdefault("closeout_verified_tokens", {})
+    claims = cache.get(token or "")
+    if claims is None:
+        claims = verify_token(
+            token or "",
+            key=public_key(),
+            addon_key=config["ADDON_KEY"],
+            leeway=int(config["TOKEN_LEEWAY_SECONDS"]),
+        )
+        if "exp" not in claims:
+            if len(cache) >= 10_000:
+                cache.clear()
+            cache[token or ""] = claims
     _check_kind(claims, kind)
     return TokenContext(
         kind=kind,
@@ -284,8 +293,12 @@ class WebhookTarget:
     is_active: bool
 
 
-def verify_webhook(event_type: str) -> tuple[TokenContext, dict[str, Any], WebhookTarget]:
-    """Webhook deliveries: a clockify-signature token that equals the one stored for this webhook."""
+def verify_webhook_request(event_type: str) -> tuple[TokenContext, dict[str, Any], str]:
+    """Everything about a delivery that needs no database: its token, event type and body.
+
+    Returns the token context, the body and the token's digest, which the inbox insert matches against
+    the stored subscription in the same statement (see inbox.accept_delivery).
+    """
     token = request.headers.get(WEBHOOK_HEADER) or ""
     ctx = _verify(token, TokenKind.WEBHOOK)
     sent_type = request.headers.get(WEBHOOK_EVENT_HEADER, "")
@@ -297,15 +310,18 @@ def verify_webhook(event_type: str) -> tuple[TokenContext, dict[str, Any], Webho
         raise AuthError("token names no workspace")
     if isinstance(body_ws, str) and body_ws and body_ws != ctx.workspace_id:
         raise AuthError("token was issued for another workspace")
-    # One indexed query on the hot path: the stored subscription whose token digest matches, joined to
-    # its installation. A genuine token of another webhook or installation finds nothing.
+    return ctx, body, digest(token)
+
+
+def webhook_target(ctx: TokenContext, event_type: str, token_digest: str) -> WebhookTarget:
+    """The installation whose stored subscription for `event_type` has this token, or a 401."""
     row = db.session.execute(
         sa.select(Installation.is_active, Installation.addon_id)
         .join(WebhookSubscription, WebhookSubscription.workspace_id == Installation.workspace_id)
         .where(
             Installation.workspace_id == ctx.workspace_id,
             WebhookSubscription.event_type == event_type,
-            WebhookSubscription.token_digest == digest(token),
+            WebhookSubscription.token_digest == token_digest,
         )
         .limit(1)
     ).first()
@@ -313,7 +329,7 @@ def verify_webhook(event_type: str) -> tuple[TokenContext, dict[str, Any], Webho
         raise AuthError("token does not match a stored webhook of an installed workspace")
     if ctx.addon_id and ctx.addon_id != row.addon_id:
         raise AuthError("token belongs to another installation")
-    return ctx, body, WebhookTarget(workspace_id=ctx.workspace_id, is_active=bool(row.is_active))
+    return WebhookTarget(workspace_id=str(ctx.workspace_id), is_active=bool(row.is_active))
 
 
 def user_token_from_request() -> str | None:

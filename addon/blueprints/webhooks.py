@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from ..extensions import db
 from ..manifest import API_WEBHOOK_EVENTS, api_webhook_path, webhook_paths
-from ..security import verify_webhook
+from ..security import verify_webhook_request, webhook_target
 from ..services import inbox
 
 log = logging.getLogger(__name__)
@@ -19,16 +19,22 @@ bp = Blueprint("webhooks", __name__)
 
 def _intake(event_type: str) -> Callable[[], tuple[Response, int]]:
     def view() -> tuple[Response, int]:
-        _, body, installation = verify_webhook(event_type)
-        if not installation.is_active:
-            log.info("dropped %s for paused workspace %s", event_type, installation.workspace_id)
+        ctx, body, token_digest = verify_webhook_request(event_type)
+        # The common case in one statement: stored only if the token matches this webhook's stored token
+        # and the installation is active; duplicates collide on the dedupe key.
+        inbox_id = inbox.accept_delivery(
+            str(ctx.workspace_id), event_type, body, token_digest=token_digest, addon_id=ctx.addon_id
+        )
+        if inbox_id is not None:
+            db.session.commit()
+            _enqueue(inbox_id)
+            return jsonify({"status": "accepted"}), 202
+        # Nothing stored: a token that matches no webhook (401), a paused installation, or a duplicate.
+        target = webhook_target(ctx, event_type, token_digest)
+        if not target.is_active:
+            log.info("dropped %s for paused workspace %s", event_type, target.workspace_id)
             return jsonify({"status": "dropped"}), 202
-        inbox_id = inbox.accept(installation.workspace_id, event_type, body)
-        db.session.commit()
-        if inbox_id is None:
-            return jsonify({"status": "duplicate"}), 200
-        _enqueue(inbox_id)
-        return jsonify({"status": "accepted"}), 202
+        return jsonify({"status": "duplicate"}), 200
 
     view.__name__ = event_type.lower()
     view.__doc__ = f"Accept a {event_type} delivery."

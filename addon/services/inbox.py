@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..clockify.errors import RateLimitedError, ServerError, TransportError
 from ..extensions import db
-from ..models import InboxEvent, Installation, utcnow
+from ..models import InboxEvent, Installation, UTCDateTime, WebhookSubscription, utcnow
 from . import events
 
 log = logging.getLogger(__name__)
@@ -60,28 +61,65 @@ def entity_id_of(body: dict[str, Any]) -> str | None:
     return None
 
 
-def accept(workspace_id: str, event_type: str, body: dict[str, Any]) -> int | None:
-    """Store a delivery; return its inbox id, or None when it is a duplicate of one already stored."""
-    values = {
+def accept_delivery(
+    workspace_id: str, event_type: str, body: dict[str, Any], *, token_digest: str, addon_id: str | None
+) -> int | None:
+    """Store a webhook delivery if its token is the stored one for an active installation, in one statement.
+
+    INSERT … SELECT from the subscription joined to its installation: the check and the write are one
+    round trip on intake's hot path. Returns the inbox id, or None when nothing was stored (no matching
+    subscription, a paused installation, or a duplicate); the caller tells those apart off the hot path.
+    """
+    params = {
         "workspace_id": workspace_id,
         "event_type": event_type,
         "dedupe_key": dedupe_key(workspace_id, event_type, body),
         "entity_id": entity_id_of(body),
         "payload": body,
-        "status": "pending",
-        "attempts": 0,
         "received_at": utcnow(),
+        "token_digest": token_digest,
+        "addon_id": addon_id,
     }
-    # INSERT … ON CONFLICT DO NOTHING: concurrent duplicates race in the database, not in Python.
-    dialect = db.session.get_bind().dialect.name
+    statement = _delivery_insert(db.session.get_bind().dialect.name)
+    # Through the connection: the ORM would treat an insert(Entity) with a parameter dict as a bulk insert.
+    return db.session.connection().execute(statement, params).scalar_one_or_none()
+
+
+@cache
+def _delivery_insert(dialect: str) -> Any:
+    """The intake statement, built once per dialect (building it per delivery costs more than running it)."""
+    sub, inst = WebhookSubscription, Installation
+    addon_id = sa.bindparam("addon_id", type_=sa.String)
+    source = (
+        sa.select(
+            sa.bindparam("workspace_id", type_=sa.String),
+            sa.bindparam("event_type", type_=sa.String),
+            sa.bindparam("dedupe_key", type_=sa.String),
+            sa.bindparam("entity_id", type_=sa.String),
+            sa.bindparam("payload", type_=sa.JSON),
+            sa.literal("pending", sa.String),
+            sa.literal(0, sa.Integer),
+            sa.bindparam("received_at", type_=UTCDateTime),
+        )
+        .select_from(sub)
+        .join(inst, inst.workspace_id == sub.workspace_id)
+        .where(
+            sub.workspace_id == sa.bindparam("workspace_id"),
+            sub.event_type == sa.bindparam("event_type"),
+            sub.token_digest == sa.bindparam("token_digest"),
+            inst.is_active == sa.true(),
+            sa.or_(addon_id.is_(None), inst.addon_id == addon_id),
+        )
+        .limit(1)
+    )
+    columns = ["workspace_id", "event_type", "dedupe_key", "entity_id", "payload", "status", "attempts", "received_at"]
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
+    return (
         insert(InboxEvent)
-        .values(**values)
+        .from_select(columns, source)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(InboxEvent.id)
     )
-    return db.session.execute(stmt).scalar_one_or_none()
 
 
 def pending_count(workspace_id: str) -> int:
