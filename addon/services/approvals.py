@@ -21,7 +21,7 @@ from ..clockify.errors import (
     TransportError,
     UnauthorizedError,
 )
-from ..crypto import DecryptionError, decrypt, encrypt
+from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..extensions import db
 from ..models import ApprovalRequestRecord, AuditEntry, DecisionItem, DecisionJob, Installation, utcnow
 from ..security import AuthError, Role, TokenContext, TokenKind, public_key, verify_token
@@ -248,7 +248,9 @@ def record_request(
         record.expense_total = _money(details.get("expenseTotal"))
         record.entry_stats = entry_stats(details.get("entries"), data.time_zone)
         record.has_details = True
-    record.synced_at = utcnow()
+    # queue_version follows synced_at, and every open tab reloads when it moves: only a real change may.
+    if record.synced_at is None or db.session.is_modified(record):
+        record.synced_at = utcnow()
     return record
 
 
@@ -1004,8 +1006,16 @@ TOKEN_MARGIN_SECONDS = 15
 
 def store_user_token(job: DecisionJob, token: str | None) -> None:
     """Keep the decider's newest token on a running job (the tab sends a fresh one on every poll)."""
-    if job.status != "done" and token:
-        job.user_token_ciphertext = encrypt(token)
+    if job.status == "done" or not token:
+        return
+    # The tab polls every second: write only when the token really changed (about every 30 minutes).
+    if job.user_token_ciphertext:
+        try:
+            if same_secret(decrypt(job.user_token_ciphertext), token):
+                return
+        except DecryptionError:
+            pass
+    job.user_token_ciphertext = encrypt(token)
 
 
 def run_decision_job(job_id: int) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +42,30 @@ def host_base(auth: TokenContext) -> str:
     if not backend.scheme or not host:
         return "https://app.clockify.me"
     return f"{backend.scheme}://{host}"
+
+
+# A stale board polls the page every few seconds; while Clockify fails, retrying on each poll would only
+# add load. After a failed refresh, page loads of this process wait a minute before trying again.
+_RETRY_AFTER_FAILURE_SECONDS = 60.0
+_failure_lock = threading.Lock()
+
+
+def _failures() -> dict[str, float]:
+    return current_app.extensions.setdefault("closeout_dashboard_failures", {})
+
+
+def _may_attempt(workspace_id: str) -> bool:
+    with _failure_lock:
+        failed_at = _failures().get(workspace_id)
+    return failed_at is None or time.monotonic() - failed_at >= _RETRY_AFTER_FAILURE_SECONDS
+
+
+def _note_outcome(workspace_id: str, problem: str | None) -> None:
+    with _failure_lock:
+        if problem:
+            _failures()[workspace_id] = time.monotonic()
+        else:
+            _failures().pop(workspace_id, None)
 
 
 def _refresh(installation: Installation, info: preferences.WorkspaceInfo) -> str | None:
@@ -81,8 +107,10 @@ def page() -> Response:
     # Normally webhooks and the reconciler keep snapshots fresh; this covers a first open, a new period, and
     # a workspace whose worker is down, at most once per DASHBOARD_MAX_AGE_MINUTES.
     max_age = timedelta(minutes=float(current_app.config.get("DASHBOARD_MAX_AGE_MINUTES", 60)))
-    if not board.is_complete or (board.refreshed_at is not None and utcnow() - board.refreshed_at > max_age):
+    stale = not board.is_complete or (board.refreshed_at is not None and utcnow() - board.refreshed_at > max_age)
+    if stale and _may_attempt(installation.workspace_id):
         problem = _refresh(installation, info)
+        _note_outcome(installation.workspace_id, problem)
         board = dashboard.load(installation.workspace_id, info)
     return render("sidebar/page.html", "sidebar/_board.html", **_context(g.auth, installation, board, problem=problem))
 
