@@ -62,7 +62,7 @@ class BulkResult(Generic[T, R]):
 
     item: T
     value: R | None = None
-    error: ClockifyError | None = None
+    error: Exception | None = None
 
     @property
     def ok(self) -> bool:
@@ -217,14 +217,18 @@ class ClockifyClient:
         started = self._clock()
         self._count(sent=1, waited=waited)
         try:
-            response = self._session.request(method, url, params=params, json=body, timeout=self.timeout)
+            # No redirects: requests would carry X-Addon-Token to whatever host a 3xx names, and turn a
+            # redirected POST into a GET whose 200 looks like success.
+            response = self._session.request(
+                method, url, params=params, json=body, timeout=self.timeout, allow_redirects=False
+            )
         except requests.exceptions.RequestException as exc:
             raise _transport_error(exc, method, path) from exc
         finally:
             self.limiter.release(self._bucket)
         elapsed = (self._clock() - started) * 1000
         log.debug("%s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise error_for_status(
                 response.status_code,
@@ -257,11 +261,11 @@ class ClockifyClient:
             except RateLimitedError as exc:
                 # A 429 is refused before it is applied: any method may be re-sent once the limit allows.
                 self._count(rate_limited=1)
+                delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+                # Hold back every client of this workspace, not only this call, even when this call gives up.
+                self.limiter.pause(self._bucket, min(delay, self.max_retry_after))
                 if attempt >= self.max_retries or (exc.retry_after or 0) > self.max_retry_after:
                     raise
-                delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
-                # Hold back every client of this workspace, not only this call.
-                self.limiter.pause(self._bucket, delay)
                 log.warning("%s %s rate limited; waiting %.2fs (attempt %d)", method, path, delay, attempt + 1)
             except (ServerError, TransportError) as exc:
                 maybe_applied = not isinstance(exc, TransportError) or exc.maybe_applied
@@ -362,7 +366,8 @@ class ClockifyClient:
         def run(item: T) -> BulkResult[T, R]:
             try:
                 return BulkResult(item, fn(item))
-            except ClockifyError as exc:
+            except Exception as exc:
+                # Any failure ends only its own item: the others were submitted and their results must be kept.
                 return BulkResult(item, None, exc)
 
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(listed))), thread_name_prefix="clockify") as pool:
