@@ -1236,11 +1236,11 @@ def reconcile_approvals(installation: Installation, client: Any) -> None:
     fetched = fetch_requests(client, since)
     rules = auto_approval.rules_for(installation.workspace_id)
     if rules.enabled:
+        decided = auto_approval.decided_ids(
+            installation.workspace_id, [data.clockify_id for data, _ in fetched if data.state == "PENDING"]
+        )
         pending = [
-            (data, details)
-            for data, details in fetched
-            if data.state == "PENDING"
-            and not auto_approval.already_decided(installation.workspace_id, data.clockify_id)
+            (data, details) for data, details in fetched if data.state == "PENDING" and data.clockify_id not in decided
         ]
         if pending:
             auto_approval.run(installation, client, pending, rules, trigger="reconciliation")

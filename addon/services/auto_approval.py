@@ -112,18 +112,24 @@ def evaluate(
 
 def already_decided(workspace_id: str, request_id: str) -> bool:
     """True once a request was approved live by auto-approval, or evaluated while pending in this state."""
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(AutoApprovalEvaluation)
+    return request_id in decided_ids(workspace_id, [request_id])
+
+
+def decided_ids(workspace_id: str, request_ids: list[str]) -> set[str]:
+    """Which of these requests auto-approval has already decided: one query for a whole reconciliation."""
+    if not request_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(AutoApprovalEvaluation.approval_request_id)
             .where(
                 AutoApprovalEvaluation.workspace_id == workspace_id,
-                AutoApprovalEvaluation.approval_request_id == request_id,
+                AutoApprovalEvaluation.approval_request_id.in_(request_ids),
                 AutoApprovalEvaluation.outcome.in_(("approved", "would_approve", "held")),
             )
+            .distinct()
         )
-        or 0
-    ) > 0
+    )
 
 
 def record_evaluation(

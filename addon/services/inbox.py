@@ -122,15 +122,6 @@ def _delivery_insert(dialect: str) -> Any:
     )
 
 
-def pending_count(workspace_id: str) -> int:
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count()).select_from(InboxEvent).filter_by(workspace_id=workspace_id, status="pending")
-        )
-        or 0
-    )
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how late a failing event is retried, and when a claim is presumed abandoned."""

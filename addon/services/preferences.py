@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,14 +118,6 @@ def cached(
         return stale
     _write(workspace_id, scope, value, now)
     return value
-
-
-def invalidate(workspace_id: str, scope: str | None = None) -> None:
-    """Forget cached values (all, or one scope) so the next read asks Clockify; the caller commits."""
-    query = sa.delete(PreferenceCache).where(PreferenceCache.workspace_id == workspace_id)
-    if scope is not None:
-        query = query.where(PreferenceCache.scope == scope)
-    db.session.execute(query)
 
 
 # --- reading Clockify ---------------------------------------------------------------------------
@@ -279,7 +271,3 @@ def _zone(value: Any) -> str | None:
 
 def _one_of(value: Any, allowed: tuple[str, ...], default: str) -> str:
     return value if isinstance(value, str) and value in allowed else default
-
-
-def describe(info: WorkspaceInfo) -> dict[str, Any]:
-    return asdict(info)
