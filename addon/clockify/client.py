@@ -593,7 +593,8 @@ class ClockifyClient:
         self, *, statuses: Iterable[str] | None = None, sort_column: str | None = None, sort_order: str | None = None
     ) -> Iterator[p.Invoice]:
         params = {
-            "statuses": ",".join(statuses) if statuses else None,
+            # Repeated parameters (statuses=UNSENT&statuses=PAID), as the reference's example sends them.
+            "statuses": list(statuses) if statuses else None,
             "sort-column": sort_column,
             "sort-order": sort_order,
         }
@@ -882,7 +883,8 @@ class ClockifyClient:
     def list_holidays_in_period(
         self, user_id: str, start: datetime | date | str, end: datetime | date | str
     ) -> list[p.Holiday]:
-        params = {"assigned-to": user_id, "start": iso(start), "end": iso(end)}
+        # This endpoint takes plain dates (yyyy-mm-dd), unlike the timestamps elsewhere (API reference).
+        params = {"assigned-to": user_id, "start": _day(start), "end": _day(end)}
         return p.parse_list(p.Holiday, self.request("GET", self._ws("/holidays/in-period"), params=params))
 
     def iter_time_off_requests(
@@ -1094,6 +1096,15 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _flag(value: bool | None) -> str | None:
     return None if value is None else ("true" if value else "false")
+
+
+def _day(value: datetime | date | str) -> str:
+    """A calendar date as yyyy-mm-dd (a datetime's own date; a string is cut to its date part)."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)[:10]
 
 
 def _clean(mapping: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -13,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..clockify import payloads
 from ..clockify.errors import (
     ClockifyError,
     ForbiddenError,
@@ -67,32 +67,14 @@ class ApprovalError(Exception):
 
 # --- parsing Clockify's shapes -------------------------------------------------------------------
 
-_DURATION = re.compile(
-    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
-)
-
 
 def parse_duration(value: Any) -> int:
     """Seconds in an ISO-8601 duration such as PT1H30M (what the approvals API returns); 0 when unusable."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return max(int(value), 0)
-    if not isinstance(value, str):
-        return 0
-    match = _DURATION.match(value.strip().upper())
-    if not match:
-        return 0
-    parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
-    return int(parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"])
+    return max(payloads.parse_duration(value) or 0, 0)
 
 
 def parse_instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return payloads.parse_datetime(value)
 
 
 def _money(value: Any) -> float:
