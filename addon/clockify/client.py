@@ -316,10 +316,14 @@ class ClockifyClient:
     ) -> Iterator[Any]:
         """GET pages (`page`, `page-size`) until a short page, `total` or a `Last-Page` header says it is done."""
         seen = 0
+        previous: list[Any] = []
         for page in itertools.count(1):
             query = {**(params or {}), "page": page, "page-size": page_size}
             answer = self._call("GET", path, base=base, params=_clean(query))
             items, total = _items(answer.data, items_key, total_key)
+            if _repeats(previous, items, path):
+                return
+            previous = items
             yield from items
             seen += len(items)
             if _is_last(len(items), page_size, seen, total, answer.headers):
@@ -337,9 +341,13 @@ class ClockifyClient:
     ) -> Iterator[Any]:
         """Pages of a read-only POST that carries its paging in the body (reports, filtered lists)."""
         seen = 0
+        previous: list[Any] = []
         for page in itertools.count(1):
             answer = self._call("POST", path, base=base, json=body(page, page_size), idempotent=True)
             items, _ = _items(answer.data, items_key, None)
+            if _repeats(previous, items, path):
+                return
+            previous = items
             yield from items
             seen += len(items)
             count = total(answer.data) if total else None
@@ -1071,6 +1079,14 @@ def _items(data: Any, items_key: str | None, total_key: str | None) -> tuple[lis
         total = p.to_int(data.get(total_key)) if total_key else None
         return (items if isinstance(items, list) else []), total
     return [], None
+
+
+def _repeats(previous: list[Any], items: list[Any], path: str) -> bool:
+    """A full page identical to the one before: the endpoint ignores paging, and reading on would never end."""
+    if previous and items and items == previous:
+        log.warning("%s answered the same page twice; stopped paging", path)
+        return True
+    return False
 
 
 def _is_last(count: int, page_size: int, seen: int, total: int | None, headers: Any) -> bool:

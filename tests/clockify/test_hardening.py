@@ -74,3 +74,26 @@ def test_a_bulk_item_that_raises_anything_ends_only_itself():
 )
 def test_numbers_from_broken_bodies_never_raise(raw, expected):
     assert to_int(raw) == expected
+
+
+def test_paging_stops_when_an_endpoint_ignores_the_page_parameter():
+    from addon.clockify import PAGE_SIZES
+
+    size = PAGE_SIZES["default"]
+    calls: list[str] = []
+    api = Flask("ignores-paging")
+
+    @api.get("/v1/workspaces/ws-1/clients")
+    def clients():
+        calls.append(request.args.get("page", ""))
+        return [{"id": f"c{n}", "name": f"Client {n}"} for n in range(size)]
+
+    server = LiveServer(api).start()
+    client = ClockifyClient(server.url, None, "t", "ws-1", limiter=LocalLimiter(*pacing_for(50)))
+    try:
+        listed = list(client.iter_clients())
+    finally:
+        client.close()
+        server.stop()
+    assert len(listed) == size
+    assert calls == ["1", "2"]
