@@ -336,6 +336,7 @@ class ClockifyClient:
         *,
         page_size: int,
         items_key: str,
+        total_key: str | None = None,
         total: Callable[[Any], int | None] | None = None,
         base: str = "api",
     ) -> Iterator[Any]:
@@ -344,13 +345,13 @@ class ClockifyClient:
         previous: list[Any] = []
         for page in itertools.count(1):
             answer = self._call("POST", path, base=base, json=body(page, page_size), idempotent=True)
-            items, _ = _items(answer.data, items_key, None)
+            items, listed_total = _items(answer.data, items_key, total_key)
             if _repeats(previous, items, path):
                 return
             previous = items
             yield from items
             seen += len(items)
-            count = total(answer.data) if total else None
+            count = total(answer.data) if total else listed_total
             if _is_last(len(items), page_size, seen, count, answer.headers):
                 return
 
@@ -624,7 +625,7 @@ class ClockifyClient:
             body,
             page_size=PAGE_SIZES["default"],
             items_key="invoices",
-            total=lambda d: p.to_int(d.get("total")) if isinstance(d, dict) else None,
+            total_key="total",
         ):
             if isinstance(item, dict):
                 yield p.Invoice.from_api(item)
@@ -924,7 +925,7 @@ class ClockifyClient:
             body,
             page_size=PAGE_SIZES["time_off"],
             items_key="requests",
-            total=lambda d: p.to_int(d.get("count")) if isinstance(d, dict) else None,
+            total_key="count",
         ):
             if isinstance(item, dict):
                 yield p.TimeOffRequest.from_api(item)

@@ -95,13 +95,18 @@ def _context(auth: TokenContext, installation: Installation, board: dashboard.Da
     }
 
 
+def _workspace_facts(installation: Installation) -> preferences.WorkspaceInfo:
+    """The viewer's formats (for the filters) and the workspace's currency, period and zone, both cached."""
+    g.preferences = preferences.for_request(g.auth, installation, current_app.config)
+    return preferences.workspace_info(installation.workspace_id, lambda: client_for(installation, current_app.config))
+
+
 @bp.get(PATH)
 @requires_user()
 def page() -> Response:
     """The period-close dashboard, from stored snapshots (computed once here if none exists yet)."""
     installation: Installation = g.installation
-    g.preferences = preferences.for_request(g.auth, installation, current_app.config)
-    info = preferences.workspace_info(installation.workspace_id, lambda: client_for(installation, current_app.config))
+    info = _workspace_facts(installation)
     board = dashboard.load(installation.workspace_id, info)
     problem = None
     # Normally webhooks and the reconciler keep snapshots fresh; this covers a first open, a new period, and
@@ -120,8 +125,7 @@ def page() -> Response:
 def refresh() -> Response:
     """Recompute now and re-render the figures."""
     installation: Installation = g.installation
-    g.preferences = preferences.for_request(g.auth, installation, current_app.config)
-    info = preferences.workspace_info(installation.workspace_id, lambda: client_for(installation, current_app.config))
+    info = _workspace_facts(installation)
     problem = _refresh(installation, info)
     board = dashboard.load(installation.workspace_id, info)
     response = render("sidebar/_board.html", **_context(g.auth, installation, board, problem=problem))
