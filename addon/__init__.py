@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from flask.sessions import NullSession, SessionInterface
 from werkzeug.routing import IntegerConverter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from . import formatting
 
     formatting.register(app)
+    app.session_interface = _NoCookieSessions()
     app.after_request(_security_headers)
     app.jinja_env.globals["addon_key"] = app.config["ADDON_KEY"]
     return app
@@ -57,6 +59,26 @@ class BoundedIntConverter(IntegerConverter):
     def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", 2**63 - 1)
         super().__init__(url_map, *args, **kwargs)
+
+
+class _NoSession(NullSession):
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Closeout keeps no cookie session: every request carries its Clockify user token.")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+
+
+class _NoCookieSessions(SessionInterface):
+    """No cookie sessions: Clockify embeds Closeout in iframes, where third-party cookies are unreliable,
+    and each request carries its own token. Opening a signed cookie on every webhook delivery cost time too."""
+
+    null_session_class = _NoSession
+
+    def open_session(self, app: Flask, request: Any) -> _NoSession:
+        return _NoSession()
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def _security_headers(response: Response) -> Response:

@@ -114,3 +114,13 @@ def test_oversized_bodies_are_refused_with_413(client, make_token):
     )
     assert response.status_code == 413
     assert response.is_json
+
+
+def test_closeout_keeps_no_cookie_session(app, client):
+    from flask import session
+
+    assert "Set-Cookie" not in client.get("/healthz").headers
+    with app.test_request_context("/"):
+        assert dict(session) == {}
+        with pytest.raises(RuntimeError, match="no cookie session"):
+            session["user"] = "someone"
