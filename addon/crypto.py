@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 
@@ -37,8 +38,13 @@ def same_secret(a: str, b: str) -> bool:
 
 def digest(value: str, secret_key: str | None = None) -> str:
     """Keyed SHA-256 of a secret: lets a presented token be found by an indexed lookup, no decryption."""
-    key = hashlib.sha256(b"closeout-token-digest:" + (secret_key or current_app.config["SECRET_KEY"]).encode()).digest()
+    key = _digest_key(secret_key or current_app.config["SECRET_KEY"])
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _digest_key(secret_key: str) -> bytes:
+    return hashlib.sha256(b"closeout-token-digest:" + secret_key.encode()).digest()
 
 
 def fingerprint(value: str) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
+import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,9 +182,7 @@ def _verify(token: str | None, kind: TokenKind) -> TokenContext:
             leeway=int(config["TOKEN_LEEWAY_SECONDS"]),
         )
         if "exp" not in claims:
-            if len(cache) >= 10_000:
-                cache.clear()
-            cache[token or ""] = claims
+            _remember(cache, token or "", claims)
     _check_kind(claims, kind)
     return TokenContext(
         kind=kind,
@@ -190,6 +191,13 @@ def _verify(token: str | None, kind: TokenKind) -> TokenContext:
         workspace_id=_str_or_none(claims.get("workspaceId")),
         addon_id=_str_or_none(claims.get("addonId")),
     )
+
+
+def _remember(cache: dict[str, Any], token: str, value: Any) -> None:
+    """Keep what a never-expiring token verified to, within a bound (a flood of new tokens only empties it)."""
+    if len(cache) >= 10_000:
+        cache.clear()
+    cache[token] = value
 
 
 def _check_kind(claims: dict[str, Any], kind: TokenKind) -> None:
@@ -211,10 +219,26 @@ def _str_or_none(value: Any) -> str | None:
 
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, or a 400."""
-    body = request.get_json(silent=True)
+    body = None
+    raw = b""
+    if request.is_json:
+        raw = request.get_data()
+        # Not JSON, or not UTF-8 (a UnicodeDecodeError is a ValueError): a 400 below.
+        with contextlib.suppress(ValueError):
+            body = json.loads(raw)
     if not isinstance(body, dict):
         raise BadRequestError("body must be a JSON object")
+    # JSON may escape half of a surrogate pair, which no text encoding can store: refuse it here
+    # rather than fail later. Only a body with such an escape pays for the check.
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(body, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            raise BadRequestError("body holds text that is not valid Unicode") from exc
     return body
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _bind_to_body(ctx: TokenContext, body: dict[str, Any]) -> str:
@@ -310,7 +334,14 @@ def verify_webhook_request(event_type: str) -> tuple[TokenContext, dict[str, Any
         raise AuthError("token names no workspace")
     if isinstance(body_ws, str) and body_ws and body_ws != ctx.workspace_id:
         raise AuthError("token was issued for another workspace")
-    return ctx, body, digest(token)
+    # A webhook token arrives with every delivery and never expires: its digest is kept like its claims.
+    digests: dict[str, str] = current_app.extensions.setdefault("closeout_webhook_token_digests", {})
+    token_digest = digests.get(token)
+    if token_digest is None:
+        token_digest = digest(token)
+        if "exp" not in ctx.claims:
+            _remember(digests, token, token_digest)
+    return ctx, body, token_digest
 
 
 def webhook_target(ctx: TokenContext, event_type: str, token_digest: str) -> WebhookTarget:

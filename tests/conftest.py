@@ -122,7 +122,8 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
-        db.engine.dispose()
+        for engine in db.engines.values():  # the default engine and intake's
+            engine.dispose()
 
 
 @pytest.fixture

@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from flask import Flask, current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..clockify.errors import RateLimitedError, ServerError, TransportError
+from ..config import INTAKE_BIND
 from ..extensions import db
 from ..models import InboxEvent, Installation, UTCDateTime, WebhookSubscription, utcnow
 from . import events
@@ -43,14 +45,18 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def dedupe_key(workspace_id: str, event_type: str, body: dict[str, Any]) -> str:
+def canonical_json(body: dict[str, Any]) -> str:
+    """The body as stored and hashed: keys sorted, no spaces, so a redelivery reads byte for byte the same."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def dedupe_key(workspace_id: str, event_type: str, canonical_body: str) -> str:
     """Hash of workspace, event type and the canonical body.
 
     Clockify sends no event id, and an entity id alone would swallow later updates of the same
     entity; the whole canonical body tells a redelivery from a new event.
     """
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{workspace_id}\n{event_type}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{workspace_id}\n{event_type}\n{canonical_body}".encode()).hexdigest()
 
 
 def entity_id_of(body: dict[str, Any]) -> str | None:
@@ -64,61 +70,235 @@ def entity_id_of(body: dict[str, Any]) -> str | None:
 def accept_delivery(
     workspace_id: str, event_type: str, body: dict[str, Any], *, token_digest: str, addon_id: str | None
 ) -> int | None:
-    """Store a webhook delivery if its token is the stored one for an active installation, in one statement.
+    """Store a webhook delivery if its token is the stored one for an active installation.
 
     INSERT … SELECT from the subscription joined to its installation: the check and the write are one
-    round trip on intake's hot path. Returns the inbox id, or None when nothing was stored (no matching
-    subscription, a paused installation, or a duplicate); the caller tells those apart off the hot path.
+    autocommitted statement, shared by the deliveries a process receives at the same moment (see
+    _GroupWriter). Returns the inbox id, or None when nothing was stored (no matching subscription, a
+    paused installation, or a duplicate); the caller tells those apart off the hot path.
     """
-    params = {
-        "workspace_id": workspace_id,
-        "event_type": event_type,
-        "dedupe_key": dedupe_key(workspace_id, event_type, body),
-        "entity_id": entity_id_of(body),
-        "payload": body,
-        "received_at": utcnow(),
-        "token_digest": token_digest,
-        "addon_id": addon_id,
-    }
-    statement = _delivery_insert(db.session.get_bind().dialect.name)
-    # Through the connection: the ORM would treat an insert(Entity) with a parameter dict as a bulk insert.
-    return db.session.connection().execute(statement, params).scalar_one_or_none()
-
-
-@cache
-def _delivery_insert(dialect: str) -> Any:
-    """The intake statement, built once per dialect (building it per delivery costs more than running it)."""
-    sub, inst = WebhookSubscription, Installation
-    addon_id = sa.bindparam("addon_id", type_=sa.String)
-    source = (
-        sa.select(
-            sa.bindparam("workspace_id", type_=sa.String),
-            sa.bindparam("event_type", type_=sa.String),
-            sa.bindparam("dedupe_key", type_=sa.String),
-            sa.bindparam("entity_id", type_=sa.String),
-            sa.bindparam("payload", type_=sa.JSON),
-            sa.literal("pending", sa.String),
-            sa.literal(0, sa.Integer),
-            sa.bindparam("received_at", type_=UTCDateTime),
-        )
-        .select_from(sub)
-        .join(inst, inst.workspace_id == sub.workspace_id)
-        .where(
-            sub.workspace_id == sa.bindparam("workspace_id"),
-            sub.event_type == sa.bindparam("event_type"),
-            sub.token_digest == sa.bindparam("token_digest"),
-            inst.is_active == sa.true(),
-            sa.or_(addon_id.is_(None), inst.addon_id == addon_id),
-        )
-        .limit(1)
+    canonical = canonical_json(body)
+    delivery = _Delivery(
+        {
+            "workspace_id": workspace_id,
+            "event_type": event_type,
+            "dedupe_key": dedupe_key(workspace_id, event_type, canonical),
+            "entity_id": entity_id_of(body),
+            "payload": canonical,
+            "received_at": utcnow(),
+            "token_digest": token_digest,
+            "addon_id": addon_id,
+        }
     )
+    return _group_writer(current_app).store(delivery, db.engines[INTAKE_BIND])
+
+
+class _Delivery:
+    """One delivery waiting to be written, and what became of it."""
+
+    __slots__ = ("_signal", "error", "finished", "leads", "stored_id", "values")
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.stored_id: int | None = None
+        self.error: BaseException | None = None
+        self.finished = False
+        self.leads = False  # handed the writing over by the previous writer
+        self._signal = threading.Lock()
+        self._signal.acquire()
+
+    def wait(self) -> None:
+        self._signal.acquire()
+
+    def wake(self) -> None:
+        self._signal.release()
+
+    def outcome(self) -> int | None:
+        if self.error is not None:
+            raise self.error
+        if not self.finished:
+            raise RuntimeError("the request writing this delivery stopped before it was written")
+        return self.stored_id
+
+
+class _GroupWriter:
+    """Lets the deliveries a process receives at the same moment share one INSERT and one commit.
+
+    A request that finds no write in flight writes its delivery at once, with no hand-off. Requests
+    arriving meanwhile queue up; when the write returns, the first of them writes all of them in one
+    statement. Under light load nothing waits; under load a round trip and a commit serve a batch.
+    """
+
+    MAX_ROWS = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[_Delivery] = []
+        self._writing = False
+
+    def store(self, delivery: _Delivery, engine: sa.Engine) -> int | None:
+        with self._lock:
+            self._queue.append(delivery)
+            leads = not self._writing
+            self._writing = True
+        if not leads:
+            delivery.wait()
+            if not delivery.leads:
+                return delivery.outcome()
+        try:
+            while not delivery.finished:
+                with self._lock:
+                    batch = self._queue[: self.MAX_ROWS]
+                    del self._queue[: self.MAX_ROWS]
+                try:
+                    _write(batch, engine)
+                finally:
+                    for other in batch:
+                        if other is not delivery:
+                            other.wake()  # unfinished only if this thread is being torn down: outcome() says so
+        finally:
+            # Hand the writing to the first request still waiting, whatever happened to this one.
+            with self._lock:
+                successor = self._queue[0] if self._queue else None
+                self._writing = successor is not None
+            if successor is not None:
+                successor.leads = True
+                successor.wake()
+        return delivery.outcome()
+
+
+def _group_writer(app: Flask) -> _GroupWriter:
+    writer = app.extensions.get("closeout_intake_writer")
+    if writer is None:
+        writer = app.extensions.setdefault("closeout_intake_writer", _GroupWriter())
+    return cast(_GroupWriter, writer)
+
+
+def _write(batch: list[_Delivery], engine: sa.Engine) -> None:
+    """Write a batch in one statement; if it fails, each delivery alone, so a bad one fails by itself."""
+    try:
+        stored = _IntakeStatement.for_rows(engine.dialect, len(batch)).run(engine, [d.values for d in batch])
+    except Exception as exc:
+        if len(batch) == 1:
+            batch[0].error = exc
+            batch[0].finished = True
+            return
+        for delivery in batch:
+            _write([delivery], engine)
+        return
+    for delivery in batch:
+        # Two deliveries of one event in one batch: the first is stored, the second is its duplicate.
+        delivery.stored_id = stored.pop(delivery.values["dedupe_key"], None)
+        delivery.finished = True
+
+
+@dataclass(frozen=True)
+class _IntakeStatement:
+    """The intake INSERT … SELECT for a batch of deliveries, compiled once and run on the driver's cursor.
+
+    It runs for every delivery, and SQLAlchemy's per-execution machinery cost as much CPU as the rest
+    of intake together. The SQL is still built by SQLAlchemy (see _delivery_insert), with its constants
+    and bind processors; the payload goes in as the canonical JSON text intake has already made.
+    """
+
+    sql: str
+    positional: tuple[str, ...] | None  # parameter order for qmark drivers (sqlite3); None: named (psycopg)
+    constants: dict[str, Any]
+    processors: dict[str, Callable[[Any], Any]]
+
+    @staticmethod
+    def for_rows(dialect: sa.Dialect, rows: int) -> _IntakeStatement:
+        key = (dialect.name, dialect.driver, rows)
+        statement = _intake_statements.get(key)
+        if statement is None:
+            statement = _intake_statements[key] = _IntakeStatement.compile(dialect, rows)
+        return statement
+
+    @staticmethod
+    def compile(dialect: sa.Dialect, rows: int) -> _IntakeStatement:
+        compiled = _delivery_insert(dialect.name, rows).compile(dialect=dialect)
+        processors = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if not name.startswith("payload_") and (processor := bind.type.bind_processor(dialect)) is not None
+        }
+        positional = tuple(compiled.positiontup) if compiled.positiontup else None
+        return _IntakeStatement(compiled.string, positional, dict(compiled.params), processors)
+
+    def parameters(self, rows: list[dict[str, Any]]) -> dict[str, Any] | list[Any]:
+        merged = dict(self.constants)
+        for n, values in enumerate(rows):
+            merged.update({f"{name}_{n}": value for name, value in values.items()})
+        for name, processor in self.processors.items():
+            merged[name] = processor(merged[name])
+        return merged if self.positional is None else [merged[name] for name in self.positional]
+
+    def run(self, engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Insert the rows; return dedupe key → id of those stored."""
+        parameters = self.parameters(rows)
+        for attempt in (1, 2):
+            connection = engine.raw_connection()  # autocommit: see INTAKE_BIND in config
+            cursor = None
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self.sql, parameters)
+                return {str(key): int(inbox_id) for inbox_id, key in cursor.fetchall()}
+            except engine.dialect.loaded_dbapi.Error as exc:
+                # A pooled connection the server has since closed: drop it and try once on a new one.
+                # Should the first attempt have been stored after all, the retry meets it as a duplicate
+                # and the sweep enqueues the event.
+                if attempt == 2 or not engine.dialect.is_disconnect(exc, connection.dbapi_connection, cursor):
+                    raise
+                connection.invalidate(exc)
+            finally:
+                if cursor is not None:
+                    cursor.close()
+                connection.close()
+        raise AssertionError("unreachable")
+
+
+_intake_statements: dict[tuple[str, str, int], _IntakeStatement] = {}
+
+
+def _delivery_insert(dialect: str, rows: int) -> Any:
+    """The intake statement for `rows` deliveries: one SELECT per delivery, joined by UNION ALL."""
+    sub, inst = WebhookSubscription, Installation
+
+    def source(n: int) -> sa.Select[Any]:
+        def param(name: str, type_: Any = sa.String) -> sa.BindParameter[Any]:
+            return sa.bindparam(f"{name}_{n}", type_=type_)
+
+        addon_id = param("addon_id")
+        return (
+            sa.select(
+                param("workspace_id"),
+                param("event_type"),
+                param("dedupe_key"),
+                param("entity_id"),
+                param("payload", sa.JSON),
+                sa.literal("pending", sa.String),
+                sa.literal(0, sa.Integer),
+                param("received_at", UTCDateTime),
+            )
+            .select_from(sub)
+            .join(inst, inst.workspace_id == sub.workspace_id)
+            .where(
+                sub.workspace_id == param("workspace_id"),
+                sub.event_type == param("event_type"),
+                sub.token_digest == param("token_digest"),
+                inst.is_active == sa.true(),
+                sa.or_(addon_id.is_(None), inst.addon_id == addon_id),
+            )
+        )
+
+    selects = [source(n) for n in range(rows)]
     columns = ["workspace_id", "event_type", "dedupe_key", "entity_id", "payload", "status", "attempts", "received_at"]
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
         insert(InboxEvent)
-        .from_select(columns, source)
+        .from_select(columns, selects[0] if rows == 1 else sa.union_all(*selects))
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(InboxEvent.id)
+        .returning(InboxEvent.id, InboxEvent.dedupe_key)
     )
 
 
