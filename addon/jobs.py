@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
+import os
+import queue
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import click
 from flask import Flask, current_app
@@ -51,6 +56,7 @@ class Jobs:
     app: Flask
     huey: Huey
     process_inbox_event: TaskWrapper
+    process_inbox_events: TaskWrapper
     reconcile_installation: TaskWrapper
     register_webhooks: TaskWrapper
     call: TaskWrapper
@@ -59,19 +65,23 @@ class Jobs:
 
 
 _build_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def _once_per_app(app: Flask, key: str, build: Callable[[Flask], T]) -> T:
+    """app.extensions[key], built on first use; threaded servers may take their first webhooks at once."""
+    value = app.extensions.get(key)
+    if value is None:
+        with _build_lock:
+            value = app.extensions.get(key)
+            if value is None:
+                value = app.extensions[key] = build(app)
+    return cast(T, value)
 
 
 def jobs_for(app: Flask) -> Jobs:
     """The app's Jobs, built from its config on first use (never at import)."""
-    jobs = app.extensions.get("closeout_jobs")
-    if jobs is None:
-        # Threaded servers may take their first webhooks at once: build one queue, not several.
-        with _build_lock:
-            jobs = app.extensions.get("closeout_jobs")
-            if jobs is None:
-                jobs = _build(app)
-                app.extensions["closeout_jobs"] = jobs
-    return jobs
+    return _once_per_app(app, "closeout_jobs", _build)
 
 
 def _build(app: Flask) -> Jobs:
@@ -85,6 +95,10 @@ def _build(app: Flask) -> Jobs:
     @huey.task(name="process_inbox_event")
     def process_inbox_event(inbox_id: int) -> str:
         return _process_inbox_event(jobs, inbox_id)
+
+    @huey.task(name="process_inbox_events")
+    def process_inbox_events(inbox_ids: list[int]) -> list[str]:
+        return [_process_inbox_event(jobs, inbox_id) for inbox_id in inbox_ids]
 
     @huey.task(name="reconcile_installation")
     def reconcile_installation(workspace_id: str) -> dict[str, str]:
@@ -110,6 +124,7 @@ def _build(app: Flask) -> Jobs:
         app=app,
         huey=huey,
         process_inbox_event=process_inbox_event,
+        process_inbox_events=process_inbox_events,
         reconcile_installation=reconcile_installation,
         register_webhooks=register_webhooks,
         call=call,
@@ -124,6 +139,102 @@ def _build(app: Flask) -> Jobs:
 
 def _app() -> Flask:
     return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+class InboxRelay:
+    """Hands stored webhook deliveries to the queue from a thread of its own, many to a queue message.
+
+    Intake answers Clockify as soon as the row is stored; the push to the queue happens beside the
+    request, so a slow or unreachable queue never slows intake, and under load one message carries a
+    batch of events instead of one each. The inbox row stays the source of truth: ids still in memory
+    when the process stops belong to pending rows, which the sweep enqueues again.
+    """
+
+    BATCH = 20  # events per queue message: small enough that several worker threads share a burst
+    # After the first id arrives, wait this long for more: under load one push then carries a batch
+    # (a push costs as much CPU as the rest of intake), and a lone event starts a few ms later.
+    LINGER_SECONDS = 0.02
+    IDLE_SECONDS = 30.0  # an idle relay thread ends; the next delivery starts another
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._ids: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._handed_over = threading.Condition(self._lock)
+        self._submitted = 0
+        self._done = 0  # pushed, or given up on because the queue was unreachable
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, inbox_id: int) -> None:
+        self._ids.put(inbox_id)
+        with self._lock:
+            self._submitted += 1
+            # A forked process inherits the object but not its thread.
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="closeout-inbox-relay", daemon=True)
+                self._thread.start()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything submitted so far has been handed to the queue; False on timeout."""
+        with self._lock:
+            target = self._submitted
+            return self._handed_over.wait_for(lambda: self._done >= target, timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                ids = [self._ids.get(timeout=self.IDLE_SECONDS)]
+            except queue.Empty:
+                with self._lock:
+                    if self._ids.empty():  # a submit after this sees no thread and starts one
+                        self._thread = None
+                        return
+                continue
+            time.sleep(self.LINGER_SECONDS)
+            while len(ids) < 50 * self.BATCH:
+                try:
+                    ids.append(self._ids.get_nowait())
+                except queue.Empty:
+                    break
+            for start in range(0, len(ids), self.BATCH):
+                self._push(ids[start : start + self.BATCH])
+            with self._lock:
+                self._done += len(ids)
+                self._handed_over.notify_all()
+
+    def _push(self, ids: list[int]) -> None:
+        try:
+            jobs_for(self._app).process_inbox_events(ids)
+        except Exception as exc:
+            log.warning(
+                "queue unavailable; %d inbox events stay pending for the sweep (%s)", len(ids), type(exc).__name__
+            )
+
+
+_relays: weakref.WeakSet[InboxRelay] = weakref.WeakSet()
+
+
+def inbox_relay(app: Flask) -> InboxRelay:
+    def build(app: Flask) -> InboxRelay:
+        relay = InboxRelay(app)
+        _relays.add(relay)
+        return relay
+
+    return _once_per_app(app, "closeout_inbox_relay", build)
+
+
+@atexit.register
+def _flush_relays() -> None:
+    # A clean stop hands over what is in memory; after a crash the sweep does.
+    for relay in _relays:
+        relay.flush(timeout=2.0)
+
+
+def relay_inbox_event(inbox_id: int) -> None:
+    """Queue processing of a delivery intake just stored, without waiting for the queue."""
+    inbox_relay(_app()).submit(inbox_id)
 
 
 def enqueue_inbox_event(inbox_id: int) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, jsonify
 
-from ..extensions import db
+from ..jobs import relay_inbox_event
 from ..manifest import API_WEBHOOK_EVENTS, api_webhook_path, webhook_paths
 from ..security import verify_webhook_request, webhook_target
 from ..services import inbox
@@ -26,8 +26,7 @@ def _intake(event_type: str) -> Callable[[], tuple[Response, int]]:
             str(ctx.workspace_id), event_type, body, token_digest=token_digest, addon_id=ctx.addon_id
         )
         if inbox_id is not None:
-            db.session.commit()
-            _enqueue(inbox_id)
+            relay_inbox_event(inbox_id)  # the row is the source of truth: the sweep covers a lost hand-over
             return jsonify({"status": "accepted"}), 202
         # Nothing stored: a token that matches no webhook (401), a paused installation, or a duplicate.
         target = webhook_target(ctx, event_type, token_digest)
@@ -39,13 +38,6 @@ def _intake(event_type: str) -> Callable[[], tuple[Response, int]]:
     view.__name__ = event_type.lower()
     view.__doc__ = f"Accept a {event_type} delivery."
     return view
-
-
-def _enqueue(inbox_id: int) -> None:
-    """Hand the stored event to the background worker; the inbox row is the source of truth."""
-    from ..jobs import enqueue_inbox_event
-
-    enqueue_inbox_event(inbox_id)
 
 
 for _event, _path in webhook_paths().items():

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from addon.clockify.errors import TransportError
 from addon.extensions import db
-from addon.jobs import jobs_for, sweep_inbox
+from addon.jobs import inbox_relay, jobs_for, sweep_inbox
 from addon.models import InboxEvent
 from tests.inbox.support import approval_body, count_effect, deliver, effects, inbox_rows, registered, wait_until
 
@@ -79,6 +79,7 @@ def test_events_stored_while_the_queue_was_down_are_processed_after_the_sweep(
     with registered(count_effect, NEW):
         for n in range(3):
             assert deliver(client, webhook_tokens[NEW], NEW, approval_body(request_id=f"r{n}")).status_code == 202
+        assert inbox_relay(app).flush()  # the hand-over to the unreachable queue was tried, and failed
         assert statuses(app) == ["pending"] * 3
 
         app.config["QUEUE_URL"] = real_url
@@ -94,6 +95,7 @@ def test_sweep_leaves_events_the_worker_is_about_to_process(app, client, webhook
     app.config["INBOX_STALE_SECONDS"] = 60
     jobs_for(app).huey.flush()  # the webhook registration INSTALLED queued
     deliver(client, webhook_tokens[NEW], NEW, approval_body())
+    assert inbox_relay(app).flush()
 
     assert sweep_inbox(jobs_for(app)) == []
     assert len(jobs_for(app).huey) == 1
