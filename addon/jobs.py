@@ -119,6 +119,7 @@ def _build(app: Flask) -> Jobs:
     @huey.periodic_task(every(SWEEP_EVERY_MINUTES), name="sweep")
     def sweep() -> None:
         sweep_inbox(jobs)
+        run_sweepers(app)
 
     jobs = Jobs(
         app=app,
@@ -365,6 +366,22 @@ def sweep_inbox(jobs: Jobs) -> list[int]:
     if ids:
         log.info("sweep re-enqueued %d inbox events", len(ids))
     return ids
+
+
+def run_sweepers(app: Flask) -> None:
+    """The capabilities' own catch-up checks (events.sweeper); one failing never stops the others."""
+    from .services import events
+
+    for fn in events.sweepers():
+        with app.app_context():
+            try:
+                fn()
+                db.session.commit()
+            except Exception as exc:
+                db.session.rollback()
+                log.warning("sweeper %s failed (%s)", getattr(fn, "__name__", fn), type(exc).__name__)
+            finally:
+                db.session.remove()
 
 
 def _reconcile_all(jobs: Jobs) -> None:

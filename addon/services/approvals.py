@@ -25,7 +25,7 @@ from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..extensions import db
 from ..models import ApprovalRequestRecord, AuditEntry, DecisionItem, DecisionJob, Installation, utcnow
 from ..security import AuthError, Role, TokenContext, TokenKind, public_key, verify_token
-from .events import EventContext, on, reconciler
+from .events import EventContext, on, reconciler, sweeper
 from .installations import client_for, user_client
 from .periods import Period, last_closed_period, parse_period, zone_or_utc
 
@@ -877,6 +877,28 @@ def release_if_stalled(job: DecisionJob, now: datetime | None = None) -> bool:
             item.status = "pending"
     job.created_at = now or utcnow()  # restarts the stall clock so one poll re-queues it once
     return True
+
+
+def resume_if_stalled(job: DecisionJob, now: datetime | None = None) -> bool:
+    """Queue a stalled job again (committing its released items first); True when it was stalled."""
+    if not release_if_stalled(job, now):
+        return False
+    db.session.commit()
+    from ..jobs import run_in_background
+
+    log.warning("decision job %s of %s stalled; queued again", job.id, job.workspace_id)
+    run_in_background("addon.services.approvals:run_decision_job", job.id)
+    return True
+
+
+@sweeper
+def resume_stalled_jobs(now: datetime | None = None) -> list[int]:
+    """Every minute, queue again the unfinished decision jobs that stopped moving, whether or not a tab
+    is open to notice (a worker restart drops huey's in-flight task)."""
+    unfinished = db.session.scalars(
+        sa.select(DecisionJob).where(DecisionJob.status != "done").order_by(DecisionJob.id)
+    ).all()
+    return [job.id for job in unfinished if resume_if_stalled(job, now)]
 
 
 def next_item(job: DecisionJob) -> DecisionItem | None:

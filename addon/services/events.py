@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..extensions import db
 from ..models import EntityVersion, Installation, utcnow
 
-# Capability modules that register handlers with @on / @reconciler; imported before dispatching so
+# Capability modules that register handlers with @on / @reconciler / @sweeper; imported before dispatching so
 # their registrations exist in the web process and in the worker alike. Add a module here when it
 # starts handling events.
 CAPABILITIES: tuple[str, ...] = ("addon.services.approvals", "addon.services.dashboard")
@@ -42,9 +42,11 @@ class EventContext:
 
 Handler = Callable[[EventContext], None]
 Reconciler = Callable[[Installation, Any], None]
+Sweeper = Callable[[], Any]
 
 _handlers: dict[str, list[Handler]] = {}
 _reconcilers: list[Reconciler] = []
+_sweepers: list[Sweeper] = []
 
 
 def on(*event_types: str) -> Callable[[Handler], Handler]:
@@ -67,13 +69,22 @@ def reconciler(fn: Reconciler) -> Reconciler:
     return fn
 
 
+def sweeper(fn: Sweeper) -> Sweeper:
+    """Register `fn()`, run by the worker every minute in an app context and committed after: a cheap
+    database check for background work whose queue message was lost (a worker restarted mid-task)."""
+    if fn not in _sweepers:
+        _sweepers.append(fn)
+    return fn
+
+
 def off(fn: Callable[..., Any]) -> None:
-    """Unregister a handler or reconciler (tests register their own and remove them afterwards)."""
+    """Unregister a handler, reconciler or sweeper (tests register their own and remove them afterwards)."""
     for bucket in _handlers.values():
         if fn in bucket:
             bucket.remove(fn)
-    if fn in _reconcilers:
-        _reconcilers.remove(fn)
+    for registered in (_reconcilers, _sweepers):
+        if fn in registered:
+            registered.remove(fn)
 
 
 def load_capabilities() -> None:
@@ -92,6 +103,11 @@ def handlers_for(event_type: str) -> list[Handler]:
 def reconcilers() -> list[Reconciler]:
     load_capabilities()
     return list(_reconcilers)
+
+
+def sweepers() -> list[Sweeper]:
+    load_capabilities()
+    return list(_sweepers)
 
 
 class RetryableError(Exception):

@@ -249,3 +249,44 @@ def test_a_team_manager_cannot_withdraw_an_approval(as_user):
     response = call("POST", "/decisions", data={"action": "withdraw", "ids": "any-request", "note": ""})
     assert response.status_code == 403
     assert b"owners and admins" in response.data
+
+
+def test_a_decision_job_whose_worker_died_is_finished_by_the_sweep_with_no_tab_open(as_user, sandbox, installed, app):
+    from datetime import timedelta
+
+    from addon.extensions import db
+    from addon.models import DecisionJob
+
+    owner = as_user("OWNER")
+    owner("GET", "/queue?refresh=1")
+    pending = next(k for k, v in held(sandbox, installed.workspace_id).items() if v["state"] == "PENDING")
+    started = owner("POST", "/decisions", data={"action": "approve", "ids": pending})
+    assert started.status_code == 200
+    # The worker died with the job's message: the queue is empty and the job has not moved for a while.
+    jobs_for(app).huey.flush()
+    with app.app_context():
+        job = db.session.get(DecisionJob, int(job_id(started)))
+        job.created_at -= timedelta(seconds=approvals.STALL_SECONDS + 1)
+        db.session.commit()
+
+    jobs_for(app).sweep.call_local()  # the worker's minute sweep; no tab polls the job
+    consumer = start_consumer(app, workers=1, max_delay=0.1)
+    try:
+        poll(lambda: held(sandbox, installed.workspace_id)[pending]["state"] == "APPROVED")
+    finally:
+        consumer.stop(graceful=True)
+        jobs_for(app).huey.flush()
+    with app.app_context():
+        assert db.session.get(DecisionJob, int(job_id(started))).status == "done"
+
+
+def test_a_decision_job_that_is_moving_is_left_alone_by_the_sweep(as_user, sandbox, installed, app):
+    owner = as_user("OWNER")
+    owner("GET", "/queue?refresh=1")
+    pending = next(k for k, v in held(sandbox, installed.workspace_id).items() if v["state"] == "PENDING")
+    assert owner("POST", "/decisions", data={"action": "approve", "ids": pending}).status_code == 200
+    queued = len(jobs_for(app).huey)
+
+    with app.app_context():
+        assert approvals.resume_stalled_jobs() == []
+    assert len(jobs_for(app).huey) == queued

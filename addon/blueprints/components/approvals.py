@@ -266,13 +266,8 @@ def job(job_id: int) -> Response:
         raise approvals.ApprovalError("That decision job does not exist.", 404)
     if view_job.actor_user_id == g.auth.user_id:
         approvals.store_user_token(view_job, g.auth.token)
-    stalled = approvals.release_if_stalled(view_job)
-    db.session.commit()
-    if stalled:
-        from ...jobs import run_in_background
-
-        log.warning("decision job %s of %s stalled; queued again", view_job.id, view_job.workspace_id)
-        run_in_background("addon.services.approvals:run_decision_job", view_job.id)
+    if not approvals.resume_if_stalled(view_job):
+        db.session.commit()
     progress = approvals.job_progress(g.installation.workspace_id, job_id)
     response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
     if progress.finished and request.args.get("poll"):
