@@ -147,14 +147,31 @@ def _load(port: int, plan: list[tuple[str, str, bytes]], headers: dict[str, dict
             statuses.update(local)
 
     threads = [threading.Thread(target=worker) for _ in range(CLIENT_THREADS)]
+    machine_before, own_before = machine_ticks(), time.process_time()
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
-    out.send({"latencies": latencies, "statuses": dict(statuses), "wall": wall})
+    total, idle = (after - before for after, before in zip(machine_ticks(), machine_before, strict=True))
+    out.send(
+        {
+            "latencies": latencies,
+            "statuses": dict(statuses),
+            "wall": wall,
+            "busy": 1 - idle / total if total else 0.0,
+            "load_cpu": time.process_time() - own_before,
+        }
+    )
     out.close()
+
+
+def machine_ticks() -> tuple[int, int]:
+    """All CPU ticks of the machine and its idle ones (Linux /proc/stat), to tell a saturated run."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]  # idle + iowait
 
 
 def run_load(port: int, plan: list[tuple[str, str, bytes]], headers: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -231,6 +248,23 @@ def gunicorn(app_spec: str, port: int, env: dict[str, str], log_path: Path) -> s
         app_spec,
     ]
     return start(args, env, log_path)
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (gunicorn's master and workers; Linux /proc)."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(entry) == pid or int(fields[1]) == pid:  # fields[1] is the parent's pid
+            total += int(fields[11]) + int(fields[12])  # user and system time
+    return total / ticks_per_second
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -344,6 +378,10 @@ class Run:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.text(sql)).scalar() or 0)
 
+    def commits(self) -> int:
+        """Transactions committed in the bench database so far (intake writes autocommitted batches)."""
+        return self.scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+
     def status_counts(self) -> dict[str, int]:
         assert self.engine is not None
         with self.engine.connect() as conn:
@@ -452,17 +490,26 @@ def main() -> bool:
         run.processes.append(bare)
         wait_http(bare_port)
         rounds = []
+        web_cpu = {"intake": 0.0, "bare": 0.0, "load": 0.0}
+        commits_before = run.commits()
         for n in range(RATIO_ROUNDS):
             round_plan = ratio_plan(n)
+            before = process_tree_cpu(server.pid)
             ours = run_load(port, round_plan, headers)
+            web_cpu["intake"] += process_tree_cpu(server.pid) - before
+            before = process_tree_cpu(bare.pid)
             theirs = run_load(bare_port, round_plan, headers)
-            rounds.append((figures(ours), figures(theirs), ours["statuses"]))
+            web_cpu["bare"] += process_tree_cpu(bare.pid) - before
+            rounds.append((figures(ours), figures(theirs), ours["statuses"], ours["busy"], theirs["busy"]))
+            web_cpu["load"] += ours["load_cpu"] + theirs["load_cpu"]
+        commits = run.commits() - commits_before
+        sent = RATIO_ROUNDS * RATIO_REQUESTS
         stop(bare)
         stop(server)
 
         stored = sum(counts.values())
         rate, p50, p99 = figures(intake)
-        ratios = sorted(o[0] / b[0] for o, b, _ in rounds if b[0])
+        ratios = sorted(o[0] / b[0] for o, b, *_ in rounds if b[0])
         ratio = ratios[len(ratios) // 2] if ratios else 0.0
         ok = (
             drained
@@ -488,14 +535,21 @@ def main() -> bool:
             f"intake during that run: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rate:.0f} deliveries/s "
             "(worker processing on the same 2 cores)",
         ]
-        for n, ((o_rate, o_p50, o_p99), (b_rate, b_p50, b_p99), statuses) in enumerate(rounds, 1):
+        for n, ((o_rate, o_p50, o_p99), (b_rate, b_p50, b_p99), statuses, o_busy, b_busy) in enumerate(rounds, 1):
             out.append(
                 f"ratio round {n}:          intake {o_rate:.0f}/s (p50 {o_p50:.1f} ms, p99 {o_p99:.1f} ms, "
-                f"answers {statuses}) vs "
-                f"bare {b_rate:.0f}/s (p50 {b_p50:.1f} ms, p99 {b_p99:.1f} ms) = {o_rate / b_rate:.2f}"
+                f"answers {statuses}, CPUs {o_busy:.0%} busy) vs "
+                f"bare {b_rate:.0f}/s (p50 {b_p50:.1f} ms, p99 {b_p99:.1f} ms, CPUs {b_busy:.0%} busy) "
+                f"= {o_rate / b_rate:.2f}"
             )
+        intake_ms, bare_ms = (web_cpu[k] / sent * 1000 for k in ("intake", "bare"))
         out += [
             f"intake / bare:          {ratio:.2f} (median of {RATIO_ROUNDS} rounds; target >= 0.5)",
+            f"web server CPU:         intake {intake_ms:.2f} ms per delivery, bare {bare_ms:.2f} ms "
+            f"(= {bare_ms / intake_ms:.2f}), load process {web_cpu['load'] / sent / 2 * 1000:.2f} ms per request; "
+            f"{sent / commits:.1f} deliveries per database commit"
+            if commits
+            else "web server CPU:         not measured",
             f"setup:                  gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
             f"PostgreSQL, Redis queue, worker {WORKER_THREADS} threads; load from a separate process over "
             f"{CLIENT_THREADS} keep-alive connections; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
