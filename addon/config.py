@@ -77,9 +77,9 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
     config["DASHBOARD_MAX_AGE_MINUTES"] = float(config["DASHBOARD_MAX_AGE_MINUTES"])
     config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(str(config["DATABASE_URL"]))
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
-    # Webhook intake writes one row per delivery: one autocommit statement is one round trip, where a
-    # transaction with a pre-ping takes four. A dropped connection fails that statement and is retried
-    # (see inbox.accept_delivery), so the ping buys intake nothing.
+    # Webhook intake writes with one autocommitted statement: one round trip, where a transaction with a
+    # pre-ping takes four. A dropped connection fails that statement and is retried once (see
+    # inbox._IntakeStatement.run), so the ping would buy intake nothing.
     config.setdefault(
         "SQLALCHEMY_BINDS",
         {
@@ -87,6 +87,9 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
                 "url": config["SQLALCHEMY_DATABASE_URI"],
                 "pool_pre_ping": False,
                 "pool_reset_on_return": None,  # autocommit: no transaction to roll back
+                # One write is in flight per process at a time (deliveries arriving meanwhile join the next).
+                "pool_size": 2,
+                "max_overflow": 4,
                 "isolation_level": "AUTOCOMMIT",
             }
         },
