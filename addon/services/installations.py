@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask import has_request_context
 
 from ..clockify import DEFAULT_RATE, ClockifyClient, Limiter, limiter_for
 from ..crypto import decrypt, encrypt
@@ -182,6 +183,7 @@ def client_for(installation: Installation, config: Mapping[str, Any]) -> Clockif
         installation_token(installation),
         installation.workspace_id,
         limiter=_limiter(config),
+        **_retry_policy(),
     )
 
 
@@ -195,7 +197,18 @@ def user_client(ctx: TokenContext, installation: Installation, config: Mapping[s
         ctx.token,
         installation.workspace_id,
         limiter=_limiter(config),
+        **_retry_policy(),
     )
+
+
+# A person is waiting for the page: retry once, briefly, then let the page say Clockify is unavailable
+# (the patient defaults kept a page loading for 12 s against an unreachable Clockify). Background work,
+# served by no request, keeps the client's defaults.
+INTERACTIVE_RETRIES: dict[str, Any] = {"max_retries": 1, "backoff_cap": 1.0, "max_retry_after": 5.0}
+
+
+def _retry_policy() -> dict[str, Any]:
+    return INTERACTIVE_RETRIES if has_request_context() else {}
 
 
 def _limiter(config: Mapping[str, Any]) -> Limiter:

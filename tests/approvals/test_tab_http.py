@@ -290,3 +290,24 @@ def test_a_decision_job_that_is_moving_is_left_alone_by_the_sweep(as_user, sandb
     with app.app_context():
         assert approvals.resume_stalled_jobs() == []
     assert len(jobs_for(app).huey) == queued
+
+
+def test_a_page_waits_for_one_retry_of_a_failing_clockify_not_five(as_user, sandbox, installed, request_log):
+    path = f"/api/v1/workspaces/{installed.workspace_id}/approval-requests"
+
+    def listed() -> int:
+        return sum(1 for c in request_log() if c["method"] == "GET" and c["path"] == path)
+
+    owner = as_user("OWNER")
+    before = listed()
+    owner("GET", "/queue?refresh=1")
+    calls = listed() - before
+    sandbox.control("POST", "/faults", {"pattern": path, "methods": ["GET"], "errorRate": 1, "errorStatus": 503})
+
+    before = listed()
+    response = owner("GET", "/queue?refresh=1")
+
+    assert calls >= 1
+    assert listed() - before == 2  # the first read, its one retry, then the page says so
+    assert response.status_code == 200
+    assert "Could not read approval requests" in response.get_data(as_text=True)
