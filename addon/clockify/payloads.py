@@ -217,6 +217,7 @@ class ApprovalRequest:
     note: str | None
     period_start: datetime | None
     period_end: datetime | None
+    owner_time_zone: str | None
     updated_at: datetime | None
     tracked_seconds: int | None
     billable_seconds: int | None
@@ -239,6 +240,8 @@ class ApprovalRequest:
             note=_str(status, "note"),
             period_start=parse_datetime(dates.get("start")),
             period_end=parse_datetime(dates.get("end")),
+            # The API's DTO spells owner.timeZone, the webhook sample owner.timezone (platform.md §7.3).
+            owner_time_zone=_str(owner, "timeZone", "timezone"),
             updated_at=parse_datetime(status.get("updatedAt")),
             tracked_seconds=parse_duration(d.get("trackedTime")),
             billable_seconds=parse_duration(d.get("billableTime")),

@@ -27,7 +27,7 @@ from ..models import ApprovalRequestRecord, AuditEntry, DecisionItem, DecisionJo
 from ..security import AuthError, Role, TokenContext, TokenKind, public_key, verify_token
 from .events import EventContext, on, reconciler, sweeper
 from .installations import client_for, user_client
-from .periods import Period, last_closed_period, parse_period, zone_or_utc
+from .periods import Period, kind_of_request, last_closed_period, parse_period, request_days, zone_or_utc
 
 log = logging.getLogger(__name__)
 
@@ -125,16 +125,8 @@ def parse_request(body: Any) -> RequestData | None:
         return None
     # The webhook sample spells owner.timezone, the API's DTO owner.timeZone (platform.md §7.3).
     zone_name = owner.get("timeZone") or owner.get("timezone") or "UTC"
-    owner_zone = zone = zone_or_utc(zone_name if isinstance(zone_name, str) else "UTC")
-    # dateRange bounds: at UTC midnights in the sandbox and some samples, at the owner's midnight in
-    # others, and the end either the next midnight or the period's last instant (the reference does not
-    # say). A start at a UTC midnight means the range is in UTC; an end at midnight is exclusive.
-    if start.astimezone(UTC).time() == datetime.min.time():
-        zone = zone_or_utc("UTC")
-    start_day = start.astimezone(zone).date()
-    end_local = (end if end is not None and end > start else start + timedelta(days=1)).astimezone(zone)
-    end_day = end_local.date() - timedelta(days=1) if end_local.time() == datetime.min.time() else end_local.date()
-    end_day = max(end_day, start_day)
+    owner_zone = zone_or_utc(zone_name if isinstance(zone_name, str) else "UTC")
+    start_day, end_day = request_days(start, end, owner_zone.key)
     return RequestData(
         clockify_id=clockify_id[:64],
         user_id=user_id[:64],
@@ -1181,12 +1173,7 @@ def infer_period_kind(workspace_id: str) -> tuple[str, str]:
     )
     if record is None:
         return "WEEKLY", "MONDAY"
-    days = (record.period_end - record.period_start).days + 1
-    if days == 7:
-        return "WEEKLY", record.period_start.strftime("%A").upper()
-    if record.period_start.day in (1, 16) and days <= 16:
-        return "SEMI_MONTHLY", "MONDAY"
-    return "MONTHLY", "MONDAY"
+    return kind_of_request(record.period_start, record.period_end)
 
 
 def choose_period(

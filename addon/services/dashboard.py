@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import DashboardSnapshot, Installation, utcnow
 from .events import EventContext, on, reconciler
-from .periods import WEEKDAYS, Period, period_containing, zone_or_utc
+from .periods import WEEKDAYS, Period, period_containing, request_days, zone_or_utc
 from .preferences import WorkspaceInfo
 from .workspace_settings import Settings, utilization_band
 
@@ -78,29 +78,15 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _local_day(moment: datetime | None, zone: Any) -> date | None:
-    return moment.astimezone(zone).date() if moment is not None else None
-
-
-def _request_day(moment: datetime | None, zone: Any) -> date | None:
-    """The calendar day a request's period starts on, whether Clockify stamps UTC or the owner's midnight."""
-    if moment is None:
-        return None
-    utc_day = moment.date()
-    local = _local_day(moment, zone)
-    # A start stamped at UTC midnight is already the calendar day; otherwise read it in the workspace zone.
-    return utc_day if (moment.hour, moment.minute) == (0, 0) else local
-
-
 def _requests(client: Any, since: date, zone: Any) -> list[tuple[str, date, str]]:
     """(user id, period start day, state) of every listable request whose period starts on or after `since`."""
     found: list[tuple[str, date, str]] = []
     seen: set[str] = set()
     for state in ("PENDING", "APPROVED"):
         for request in client.iter_approval_requests(state, sort_column="START", sort_order="DESCENDING"):
-            day = _request_day(request.period_start, zone)
-            if day is None or request.id in seen:
+            if request.period_start is None or request.id in seen:
                 continue
+            day, _ = request_days(request.period_start, request.period_end, request.owner_time_zone or zone.key)
             if day < since:
                 break  # newest first: the rest are older
             seen.add(request.id)

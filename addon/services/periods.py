@@ -51,6 +51,32 @@ class Period:
         return start, end
 
 
+def request_days(start: datetime, end: datetime | None, owner_zone: str | None) -> tuple[date, date]:
+    """The first and last calendar day of an approval request's dateRange.
+
+    The bounds come at UTC midnights in the sandbox and some samples, at the owner's midnight in others,
+    and the end is either the next midnight or the period's last instant (the reference does not say).
+    A start at a UTC midnight means the range is in UTC; an end at midnight is exclusive.
+    """
+    zone = zone_or_utc("UTC" if start.astimezone(UTC).time() == time.min else owner_zone)
+    first = start.astimezone(zone).date()
+    end_local = (end if end is not None and end > start else start + timedelta(days=1)).astimezone(zone)
+    last = end_local.date() - timedelta(days=1) if end_local.time() == time.min else end_local.date()
+    return first, max(last, first)
+
+
+def kind_of_request(first: date, last: date) -> tuple[str, str]:
+    """The approval period (kind, week start) one request's days show: every request spans exactly one.
+
+    Clockify's API does not expose the workspace's approval period, so this is how Closeout learns it.
+    A day of slack either way absorbs a range stamped in another zone than its owner's.
+    """
+    days = (last - first).days + 1
+    if days <= 8:
+        return "WEEKLY", WEEKDAYS[first.weekday()]
+    return ("SEMI_MONTHLY" if days <= 17 else "MONTHLY"), "MONDAY"
+
+
 def zone_or_utc(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")

@@ -22,7 +22,7 @@ from ..clockify import ClockifyClient, ClockifyError
 from ..extensions import db
 from ..formatting import DATE_FORMATS, Preferences
 from ..models import Installation, PreferenceCache, utcnow
-from .periods import KINDS, WEEKDAYS, zone_or_utc
+from .periods import KINDS, WEEKDAYS, kind_of_request, request_days, zone_or_utc
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +166,8 @@ def _fetch_workspace(factory: ClientFactory) -> dict[str, Any]:
 def _period_from_requests(client: ClockifyClient) -> tuple[str | None, str | None]:
     for status in ("APPROVED", "PENDING"):
         for request in client.iter_approval_requests(status, page_size=5):
-            if request.period_start and request.period_end:
-                days = (request.period_end - request.period_start).total_seconds() / 86400
-                if days <= 8:
-                    return "WEEKLY", WEEKDAYS[request.period_start.weekday()]
-                return ("SEMI_MONTHLY" if days <= 17 else "MONTHLY"), None
+            if request.period_start:
+                return kind_of_request(*request_days(request.period_start, request.period_end, request.owner_time_zone))
             break
     return None, None
 
