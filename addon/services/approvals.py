@@ -624,6 +624,10 @@ def queue_version(workspace_id: str) -> str:
 # --- missing submissions -------------------------------------------------------------------------
 
 
+# A request in any other state counts as the period's submission (a rejected one waits on its owner).
+NOT_SUBMITTED = ("WITHDRAWN_SUBMISSION",)
+
+
 @dataclass
 class MissingSubmission:
     user_id: str
@@ -635,7 +639,7 @@ def missing_submissions(
     workspace_id: str, period: Period, scope: Scope, directory: Directory, tracked: dict[str, int]
 ) -> list[MissingSubmission]:
     """Active users with tracked time in the period and no (live) request for it, that the viewer sees."""
-    submitted = {r.user_id for r in period_records(workspace_id, period) if r.state not in ("WITHDRAWN_SUBMISSION",)}
+    submitted = {r.user_id for r in period_records(workspace_id, period) if r.state not in NOT_SUBMITTED}
     missing = [
         MissingSubmission(user_id=user_id, name=directory.name(user_id) or user_id, tracked_seconds=seconds)
         for user_id, seconds in tracked.items()

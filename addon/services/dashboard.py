@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import DashboardSnapshot, Installation, utcnow
+from . import approvals
 from .events import EventContext, on, reconciler
-from .periods import WEEKDAYS, Period, period_containing, request_days, zone_or_utc
+from .periods import WEEKDAYS, Period, period_containing, zone_or_utc
 from .preferences import WorkspaceInfo
 from .workspace_settings import Settings, utilization_band
 
@@ -78,21 +79,10 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _requests(client: Any, since: date, zone: Any) -> list[tuple[str, date, str]]:
-    """(user id, period start day, state) of every listable request whose period starts on or after `since`."""
-    found: list[tuple[str, date, str]] = []
-    seen: set[str] = set()
-    for state in ("PENDING", "APPROVED"):
-        for request in client.iter_approval_requests(state, sort_column="START", sort_order="DESCENDING"):
-            if request.period_start is None or request.id in seen:
-                continue
-            day, _ = request_days(request.period_start, request.period_end, request.owner_time_zone or zone.key)
-            if day < since:
-                break  # newest first: the rest are older
-            seen.add(request.id)
-            if request.user_id:
-                found.append((request.user_id, day, request.state or state))
-    return found
+def _requests(client: Any, since: date) -> list[approvals.RequestData]:
+    """Every request whose period ends on or after `since`, read and parsed as the approvals tab reads them,
+    so the dashboard and the tab count pending, approved and missing timesheets alike."""
+    return [data for data, _ in approvals.fetch_requests(client, since)]
 
 
 def _tracked_by_user(client: Any, bounds: tuple[datetime, datetime]) -> dict[str, dict[str, Any]]:
@@ -176,7 +166,7 @@ def compute(client: Any, info: WorkspaceInfo, settings: Settings, now: datetime 
     now = now or utcnow()
     zone = zone_or_utc(info.time_zone)
     periods = periods_for(info, now)
-    requests = _requests(client, periods.previous.start, zone)
+    requests = _requests(client, periods.previous.start)
     invoices = _overdue_invoices(client, now.astimezone(zone).date())
     under, over = settings["scheduling.under_max_percent"], settings["scheduling.over_min_percent"]
     result: dict[str, Any] = {}
@@ -185,10 +175,10 @@ def compute(client: Any, info: WorkspaceInfo, settings: Settings, now: datetime 
         tracked = _tracked_by_user(client, bounds)
         scheduled = _scheduled(client, period, bounds)
         unbilled = _unbilled_by_client(client, bounds)
-        in_period = [(u, s) for u, day, s in requests if period.start <= day <= period.end]
-        pending = sum(1 for _, s in in_period if s == "PENDING")
-        approved_users = {u for u, s in in_period if s == "APPROVED"}
-        submitted = {u for u, _ in in_period}
+        in_period = [r for r in requests if period.start <= r.period_start <= period.end]
+        pending = sum(1 for r in in_period if r.state == "PENDING")
+        approved_users = {r.user_id for r in in_period if r.state == "APPROVED"}
+        submitted = {r.user_id for r in in_period if r.state not in approvals.NOT_SUBMITTED}
         active = {u for u, p in scheduled.items() if str(p.get("status") or "ACTIVE").upper() == "ACTIVE"}
         with_time = {u for u, p in tracked.items() if p["tracked"] > 0}
         expected = with_time | submitted

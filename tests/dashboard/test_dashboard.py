@@ -132,7 +132,9 @@ def test_refresh_recomputes_after_a_change(
     assert answer.status_code == 200, answer.text
     assert "Figures refreshed" in answer.headers["HX-Trigger"]
     # Both periods from a handful of paged or grouped calls, not one per person.
-    assert len(request_log(since=since)) <= 12
+    calls = request_log(since=since)
+    print(f"dashboard refresh: {len(calls)} Clockify calls: " + ", ".join(f"{c['method']} {c['path']}" for c in calls))
+    assert len(calls) <= 12
     assert snapshots(app, installed.workspace_id)[start]["timesheets"]["pending"] == pending_before - 1
 
 
@@ -172,3 +174,29 @@ def test_an_old_snapshot_is_recomputed_on_open_and_a_stale_one_polls_until_fresh
         db.session.commit()
     page = requests.get(open_component("OWNER", "sidebar"), timeout=60)
     assert 'data-stale hx-get="/components/sidebar" hx-trigger="every 5s"' in page.text
+
+
+def test_missing_timesheets_count_rejected_or_withdrawn_approvals_as_submitted(app, sandbox, installed, open_component):
+    start, end = week_of(datetime.now(UTC).date() - timedelta(days=7))
+    ws = sandbox.world.workspaces[installed.workspace_id]
+    with sandbox.world.lock:
+        last_week = sorted(
+            (a for a in ws.approvals.values() if start <= a["start"].astimezone(UTC).date() <= end),
+            key=lambda a: a["id"],
+        )
+        rejected, withdrawn = last_week[0], last_week[1]
+        rejected["state"], withdrawn["state"] = "REJECTED", "WITHDRAWN_APPROVAL"
+        lo = datetime.combine(start, datetime.min.time(), UTC)
+        hi = lo + timedelta(days=7)
+        tracked = {e["userId"] for e in ws.time_entries.values() if lo <= e["start"] < hi and e["end"]}
+        submitted = {a["userId"] for a in last_week if a["state"] != "WITHDRAWN_SUBMISSION"}
+        active = {u for u, user in ws.users.items() if str(user.get("status", "ACTIVE")).upper() == "ACTIVE"}
+        want = sorted(u for u in tracked - submitted if u in active)
+
+    assert requests.get(open_component("OWNER", "sidebar"), timeout=60).status_code == 200
+
+    figures = snapshots(app, installed.workspace_id)[start]["timesheets"]
+    missing = sorted(u["id"] for u in figures["missing_users"])
+    assert rejected["userId"] not in missing and withdrawn["userId"] not in missing
+    assert missing == want
+    assert figures["missing"] == len(want)
