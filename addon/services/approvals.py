@@ -191,6 +191,14 @@ def record_request(
     record = db.session.scalar(
         sa.select(ApprovalRequestRecord).filter_by(workspace_id=workspace_id, clockify_id=data.clockify_id)
     )
+    status = {
+        "state": data.state,
+        "status_note": data.note,
+        "status_updated_at": data.updated_at,
+        "status_updated_by": data.updated_by,
+        "status_updated_by_name": data.updated_by_name,
+    }
+    status_changed = False
     if record is None:
         record = ApprovalRequestRecord(
             workspace_id=workspace_id,
@@ -200,21 +208,17 @@ def record_request(
             break_seconds=0,
             expense_total=0.0,
             has_details=False,
+            **status,
         )
-        db.session.add(record)
-        newer = True
-    else:
-        newer = _is_newer(data.updated_at, record.status_updated_at)
+        db.session.add(record)  # two workers inserting one request at once: the loser's event is retried
+    elif _is_newer(data.updated_at, record.status_updated_at) and any(
+        getattr(record, name) != value for name, value in status.items()
+    ):
+        status_changed = _set_status_if_newer(record, data.updated_at, status)
     record.user_id = data.user_id
     record.user_name = data.user_name or record.user_name
     record.period_start = data.period_start
     record.period_end = data.period_end
-    if newer:
-        record.state = data.state
-        record.status_note = data.note
-        record.status_updated_at = data.updated_at
-        record.status_updated_by = data.updated_by
-        record.status_updated_by_name = data.updated_by_name
     if details is not None:
         record.tracked_seconds = parse_duration(details.get("trackedTime"))
         record.billable_seconds = parse_duration(details.get("billableTime"))
@@ -223,9 +227,29 @@ def record_request(
         record.entry_stats = entry_stats(details.get("entries"), data.time_zone)
         record.has_details = True
     # queue_version follows synced_at, and every open tab reloads when it moves: only a real change may.
-    if record.synced_at is None or db.session.is_modified(record):
+    if record.synced_at is None or status_changed or db.session.is_modified(record):
         record.synced_at = utcnow()
     return record
+
+
+def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | None, status: dict[str, Any]) -> bool:
+    """Write the status in the database only if it is still newer there; True: the row's status moved.
+
+    The row read earlier may be stale: another worker can have applied a newer change of the same
+    request since. The condition is checked by the UPDATE itself (PostgreSQL re-reads a row another
+    transaction changed before updating it), so an older change never lands after a newer one.
+    """
+    column = ApprovalRequestRecord.status_updated_at
+    still_newer = column.is_(None) if updated_at is None else sa.or_(column.is_(None), column <= updated_at)
+    db.session.execute(
+        sa.update(ApprovalRequestRecord)
+        .where(ApprovalRequestRecord.id == record.id, still_newer)
+        .values(**status)
+        .execution_options(synchronize_session=False)
+    )
+    # The row as the database now has it: this change, or a newer one another worker applied first.
+    db.session.refresh(record, list(status))
+    return True
 
 
 def _is_newer(incoming: datetime | None, stored: datetime | None) -> bool:

@@ -102,6 +102,45 @@ def test_an_older_status_never_overwrites_a_newer_one(ctx):
     assert db.session.query(ApprovalRequestRecord).count() == 1
 
 
+def test_an_older_status_from_a_worker_holding_a_stale_read_does_not_land_after_a_newer_one(ctx):
+    import sqlalchemy as sa
+
+    first = approvals.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
+    older = approvals.parse_request(request_body(state="WITHDRAWN_SUBMISSION", updated_at="2026-11-24T08:00:00Z"))
+    assert first and older
+    approvals.record_request(WS, first)
+    db.session.commit()
+    stale = db.session.scalar(sa.select(ApprovalRequestRecord).filter_by(clockify_id="ar-1"))
+    assert stale.state == "PENDING"  # this worker has read the row ...
+    # ... when another worker applies a newer change of the same request and commits.
+    with db.engine.begin() as other:
+        other.execute(
+            sa.update(ApprovalRequestRecord)
+            .where(ApprovalRequestRecord.clockify_id == "ar-1")
+            .values(state="APPROVED", status_updated_at=approvals.parse_instant("2026-11-24T10:00:00Z"))
+        )
+
+    record = approvals.record_request(WS, older)
+    db.session.commit()
+
+    assert record.state == "APPROVED"
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(ApprovalRequestRecord.state).filter_by(clockify_id="ar-1")) == "APPROVED"
+
+
+def test_a_reread_of_the_same_status_writes_nothing(ctx):
+    same = approvals.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
+    assert same
+    record = approvals.record_request(WS, same)
+    db.session.commit()
+    synced = record.synced_at
+
+    approvals.record_request(WS, same)
+
+    assert not db.session.is_modified(record)
+    assert record.synced_at == synced
+
+
 def test_entries_give_flags_for_long_days_missing_projects_and_overlaps(ctx):
     entries = [
         entry("2026-11-16T06:00:00Z", "2026-11-16T19:00:00Z"),
