@@ -74,12 +74,18 @@
       event.detail.shouldSwap = false;
       event.detail.isError = false;
       var elt = event.detail.requestConfig.elt;
+      var target = event.detail.target;
       var verb = event.detail.requestConfig.verb;
       var path = event.detail.requestConfig.path;
       var values = event.detail.requestConfig.parameters;
-      waiting.push(function () {
-        htmx.ajax(verb.toUpperCase(), path, { source: elt, values: values, target: event.detail.target });
-      });
+      // A poll asks again by itself, with the fresh token: replaying it too would run two pollers, and a
+      // replay whose element was replaced meanwhile would swap into the wrong place.
+      if (!/\bevery\b/.test(elt.getAttribute("hx-trigger") || "")) {
+        waiting.push(function () {
+          if (!document.body.contains(elt) || !document.body.contains(target)) { return; }
+          htmx.ajax(verb.toUpperCase(), path, { source: elt, values: values, target: target });
+        });
+      }
       requestRefresh();
     }
   });
