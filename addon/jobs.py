@@ -234,22 +234,9 @@ def _flush_relays() -> None:
 
 
 def relay_inbox_event(inbox_id: int) -> None:
-    """Queue processing of a delivery intake just stored, without waiting for the queue."""
+    """Queue processing of a stored inbox event (a delivery just taken in, a dead letter an admin retries),
+    without waiting for the queue."""
     inbox_relay(_app()).submit(inbox_id)
-
-
-def enqueue_inbox_event(inbox_id: int) -> bool:
-    """Queue processing of one stored webhook delivery; False when the queue is unreachable.
-
-    The inbox row is the source of truth: an event whose message never reached the queue stays
-    pending and the sweep enqueues it again.
-    """
-    try:
-        jobs_for(_app()).process_inbox_event(inbox_id)
-    except Exception as exc:
-        log.warning("queue unavailable; inbox event %s stays pending for the sweep (%s)", inbox_id, type(exc).__name__)
-        return False
-    return True
 
 
 def enqueue_webhook_registration(workspace_id: str) -> bool:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, g
 
 from ..extensions import db
 from ..htmx import render, toast
+from ..jobs import relay_inbox_event
 from ..manifest import settings_path
 from ..security import requires_user
 from ..services import inbox
@@ -42,12 +43,10 @@ def section() -> Response:
 @requires_user(admin=True)
 def retry(inbox_id: int) -> Response:
     """Send one dead-lettered event back to the worker, then re-render the section."""
-    from ..jobs import enqueue_inbox_event
-
     queued = inbox.retry_dead(g.auth.workspace_id, inbox_id)
     db.session.commit()
     if not queued:
         return toast(_section(), "That event is no longer in the dead letters.", kind="info")
     log.info("dead letter %s of workspace %s retried by an admin", inbox_id, g.auth.workspace_id)
-    enqueue_inbox_event(inbox_id)
+    relay_inbox_event(inbox_id)
     return toast(_section(), "Event queued again.")

@@ -214,7 +214,8 @@ def record_request(
     elif _is_newer(data.updated_at, record.status_updated_at) and any(
         getattr(record, name) != value for name, value in status.items()
     ):
-        status_changed = _set_status_if_newer(record, data.updated_at, status)
+        _set_status_if_newer(record, data.updated_at, status)
+        status_changed = True  # this change, or a newer one written meanwhile: either way the row moved
     record.user_id = data.user_id
     record.user_name = data.user_name or record.user_name
     record.period_start = data.period_start
@@ -232,8 +233,8 @@ def record_request(
     return record
 
 
-def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | None, status: dict[str, Any]) -> bool:
-    """Write the status in the database only if it is still newer there; True: the row's status moved.
+def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | None, status: dict[str, Any]) -> None:
+    """Write the status in the database only if it is still newer there, then read back what it holds.
 
     The row read earlier may be stale: another worker can have applied a newer change of the same
     request since. The condition is checked by the UPDATE itself (PostgreSQL re-reads a row another
@@ -249,7 +250,6 @@ def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | N
     )
     # The row as the database now has it: this change, or a newer one another worker applied first.
     db.session.refresh(record, list(status))
-    return True
 
 
 def _is_newer(incoming: datetime | None, stored: datetime | None) -> bool:
