@@ -79,7 +79,7 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     # Webhook intake writes with one autocommitted statement: one round trip, where a transaction with a
     # pre-ping takes four. A dropped connection fails that statement and is retried once (see
-    # inbox._IntakeStatement.run), so the ping would buy intake nothing.
+    # inbox._IntakeConnection), so the ping would buy intake nothing.
     config.setdefault(
         "SQLALCHEMY_BINDS",
         {
@@ -87,9 +87,10 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
                 "url": config["SQLALCHEMY_DATABASE_URI"],
                 "pool_pre_ping": False,
                 "pool_reset_on_return": None,  # autocommit: no transaction to roll back
-                # One write is in flight per process at a time (deliveries arriving meanwhile join the next).
-                "pool_size": 2,
-                "max_overflow": 4,
+                # One write is in flight per process at a time (deliveries arriving meanwhile join the next),
+                # on a connection the writer keeps.
+                "pool_size": 1,
+                "max_overflow": 2,
                 "isolation_level": "AUTOCOMMIT",
             }
         },

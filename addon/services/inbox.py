@@ -90,7 +90,7 @@ def accept_delivery(
             "addon_id": addon_id,
         }
     )
-    return _group_writer(current_app).store(delivery, db.engines[INTAKE_BIND])
+    return _group_writer(current_app).store(delivery)
 
 
 class _Delivery:
@@ -131,12 +131,13 @@ class _GroupWriter:
 
     MAX_ROWS = 16
 
-    def __init__(self) -> None:
+    def __init__(self, engine: sa.Engine) -> None:
         self._lock = threading.Lock()
         self._queue: list[_Delivery] = []
         self._writing = False
+        self.connection = _IntakeConnection(engine)
 
-    def store(self, delivery: _Delivery, engine: sa.Engine) -> int | None:
+    def store(self, delivery: _Delivery) -> int | None:
         with self._lock:
             self._queue.append(delivery)
             leads = not self._writing
@@ -151,7 +152,7 @@ class _GroupWriter:
                     batch = self._queue[: self.MAX_ROWS]
                     del self._queue[: self.MAX_ROWS]
                 try:
-                    _write(batch, engine)
+                    _write(batch, self.connection)
                 finally:
                     for other in batch:
                         if other is not delivery:
@@ -170,21 +171,77 @@ class _GroupWriter:
 def _group_writer(app: Flask) -> _GroupWriter:
     writer = app.extensions.get("closeout_intake_writer")
     if writer is None:
-        writer = app.extensions.setdefault("closeout_intake_writer", _GroupWriter())
+        with app.app_context():
+            engine = db.engines[INTAKE_BIND]
+        writer = app.extensions.setdefault("closeout_intake_writer", _GroupWriter(engine))
     return cast(_GroupWriter, writer)
 
 
-def _write(batch: list[_Delivery], engine: sa.Engine) -> None:
+class _IntakeConnection:
+    """The group writer's connection to intake's bind, kept from one write to the next.
+
+    Only the leading request writes (see _GroupWriter), so one connection serves a process. Checking a
+    connection out of the pool and opening a cursor for every write cost as much CPU as the write.
+    A connection the server has closed is dropped and the write tried once more on a new one; so is
+    the connection when the engine is disposed (tests, a forked process), so none outlives its pool.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self._lock = threading.Lock()  # the writing thread, or whoever disposes the engine
+        self._connection: Any = None  # a pool connection, checked out while held
+        self._cursor: Any = None
+        self._listening = False
+
+    def fetch(self, sql: str, parameters: Any) -> list[Any]:
+        """Run one autocommitted statement (see INTAKE_BIND in config) and return its rows."""
+        with self._lock:
+            for attempt in (1, 2):
+                if self._cursor is None:
+                    self._open()
+                try:
+                    self._cursor.execute(sql, parameters)
+                    return list(self._cursor.fetchall())
+                except self.dialect.loaded_dbapi.Error as exc:
+                    # Should the first attempt have been stored after all, the retry meets it as a
+                    # duplicate and the sweep enqueues the event.
+                    gone = self.dialect.is_disconnect(exc, self._connection.dbapi_connection, self._cursor)
+                    if gone:
+                        self._close(exc)
+                    if attempt == 2 or not gone:
+                        raise
+            raise AssertionError("unreachable")
+
+    def _open(self) -> None:
+        if not self._listening:
+            sa.event.listen(self.engine, "engine_disposed", self._on_dispose)
+            self._listening = True
+        self._connection = self.engine.raw_connection()
+        self._cursor = self._connection.cursor()
+
+    def _on_dispose(self, engine: sa.Engine) -> None:
+        with self._lock:
+            self._close(None)  # returned to the old pool, it would stay open until collected
+
+    def _close(self, error: BaseException | None) -> None:
+        connection, self._connection, self._cursor = self._connection, None, None
+        if connection is not None:
+            connection.invalidate(error)  # closes it and frees its place in the pool
+
+
+def _write(batch: list[_Delivery], connection: _IntakeConnection) -> None:
     """Write a batch in one statement; if it fails, each delivery alone, so a bad one fails by itself."""
     try:
-        stored = _IntakeStatement.for_rows(engine.dialect, len(batch)).run(engine, [d.values for d in batch])
+        statement = _IntakeStatement.for_rows(connection.dialect, len(batch))
+        stored = statement.run(connection, [d.values for d in batch])
     except Exception as exc:
         if len(batch) == 1:
             batch[0].error = exc
             batch[0].finished = True
             return
         for delivery in batch:
-            _write([delivery], engine)
+            _write([delivery], connection)
         return
     for delivery in batch:
         # Two deliveries of one event in one batch: the first is stored, the second is its duplicate.
@@ -233,28 +290,9 @@ class _IntakeStatement:
             merged[name] = processor(merged[name])
         return merged if self.positional is None else [merged[name] for name in self.positional]
 
-    def run(self, engine: sa.Engine, rows: list[dict[str, Any]]) -> dict[str, int]:
+    def run(self, connection: _IntakeConnection, rows: list[dict[str, Any]]) -> dict[str, int]:
         """Insert the rows; return dedupe key → id of those stored."""
-        parameters = self.parameters(rows)
-        for attempt in (1, 2):
-            connection = engine.raw_connection()  # autocommit: see INTAKE_BIND in config
-            cursor = None
-            try:
-                cursor = connection.cursor()
-                cursor.execute(self.sql, parameters)
-                return {str(key): int(inbox_id) for inbox_id, key in cursor.fetchall()}
-            except engine.dialect.loaded_dbapi.Error as exc:
-                # A pooled connection the server has since closed: drop it and try once on a new one.
-                # Should the first attempt have been stored after all, the retry meets it as a duplicate
-                # and the sweep enqueues the event.
-                if attempt == 2 or not engine.dialect.is_disconnect(exc, connection.dbapi_connection, cursor):
-                    raise
-                connection.invalidate(exc)
-            finally:
-                if cursor is not None:
-                    cursor.close()
-                connection.close()
-        raise AssertionError("unreachable")
+        return {str(key): int(inbox_id) for inbox_id, key in connection.fetch(self.sql, self.parameters(rows))}
 
 
 _intake_statements: dict[tuple[str, str, int], _IntakeStatement] = {}

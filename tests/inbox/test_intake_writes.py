@@ -64,7 +64,7 @@ def test_one_statement_stores_a_batch_and_tells_the_duplicate_apart(app, webhook
     first, second = approval_body(request_id="req-a"), approval_body(request_id="req-b")
     batch = [_delivery(app, token, first), _delivery(app, token, second), _delivery(app, token, first)]
     with app.app_context():
-        inbox._write(batch, db.engines[INTAKE_BIND])
+        inbox._write(batch, inbox._IntakeConnection(db.engines[INTAKE_BIND]))
 
     stored = {r.entity_id: r.id for r in inbox_rows(app)}
     assert [d.stored_id for d in batch] == [stored["req-a"], stored["req-b"], None]
@@ -118,7 +118,7 @@ def test_a_delivery_the_database_refuses_fails_alone_and_its_batch_is_stored(app
         _delivery(app, token, approval_body(request_id="req-2")),
     ]
     with app.app_context():
-        inbox._write(batch, db.engines[INTAKE_BIND])
+        inbox._write(batch, inbox._IntakeConnection(db.engines[INTAKE_BIND]))
 
     assert sorted(r.entity_id for r in inbox_rows(app)) == ["req-1", "req-2"]
     assert batch[0].stored_id is not None and batch[2].stored_id is not None
@@ -134,23 +134,35 @@ def test_refused_delivery_is_answered_5xx_so_clockify_sends_it_again(app, client
     assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-3")).status_code == 202
 
 
-def test_intake_reconnects_when_the_database_closed_its_pooled_connection(app, client, webhook_tokens):
+def test_intake_reconnects_when_the_database_closed_its_connection(app, client, webhook_tokens):
     assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-1")).status_code == 202
-    with app.app_context():
-        engine = db.engines[INTAKE_BIND]
-        pooled = engine.raw_connection()
-        if TEST_DB == "postgresql":
-            backend = pooled.dbapi_connection.info.backend_pid
-            with db.engine.begin() as conn:
-                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-        else:
-            pooled.dbapi_connection.close()
-        pooled.close()  # back to the pool, dead: the next delivery gets it
+    held = inbox._group_writer(app).connection._connection  # kept by the writer between deliveries
+    assert held is not None
+    if TEST_DB == "postgresql":
+        with app.app_context(), db.engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": held.dbapi_connection.info.backend_pid})
+    else:
+        held.dbapi_connection.close()
 
-        assert engine.pool.checkedin() == 1
     response = deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-2"))
 
     assert response.status_code == 202
+    assert [r.entity_id for r in inbox_rows(app)] == ["req-1", "req-2"]
+    assert inbox._group_writer(app).connection._connection is not held
+
+
+def test_the_writer_gives_its_connection_back_when_the_engine_is_disposed(app, client, webhook_tokens):
+    assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-1")).status_code == 202
+    held = inbox._group_writer(app).connection._connection.dbapi_connection
+    with app.app_context():
+        engine = db.engines[INTAKE_BIND]
+        assert engine.pool.checkedout() == 1
+        engine.dispose()
+
+    with pytest.raises(Exception, match="closed"):  # closed, not left open in the discarded pool
+        held.cursor().execute("SELECT 1")
+
+    assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-2")).status_code == 202
     assert [r.entity_id for r in inbox_rows(app)] == ["req-1", "req-2"]
 
 
