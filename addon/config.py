@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 # The names in DESIGN.md "Configuration"; each is read from the environment and may be overridden
 # by the same key passed to create_app().
 ENV_KEYS = (
@@ -76,6 +78,10 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
     config["DASHBOARD_DEBOUNCE_SECONDS"] = float(config["DASHBOARD_DEBOUNCE_SECONDS"])
     config["DASHBOARD_MAX_AGE_MINUTES"] = float(config["DASHBOARD_MAX_AGE_MINUTES"])
     config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(str(config["DATABASE_URL"]))
+    if _in_memory(config["SQLALCHEMY_DATABASE_URI"]):
+        # Each connection to an in-memory SQLite database sees a database of its own: webhook intake,
+        # which writes on its own connection, and the worker would never see the rest of Closeout's data.
+        raise ConfigError("DATABASE_URL must name a database file or server, not an in-memory SQLite database.")
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     # Webhook intake writes with one autocommitted statement: one round trip, where a transaction with a
     # pre-ping takes four. A dropped connection fails that statement and is retried once (see
@@ -112,6 +118,13 @@ def _sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (
+        parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+    )
 
 
 def _development_secret(instance: Path) -> str:

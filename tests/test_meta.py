@@ -57,6 +57,12 @@ def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:closeout?mode=memory&uri=true"])
+def test_an_in_memory_database_is_refused_at_start(app_config, url):
+    with pytest.raises(ConfigError, match="in-memory"):
+        create_app({**app_config, "DATABASE_URL": url})
+
+
 def test_development_generates_and_keeps_a_secret_key(monkeypatch, app_config):
     monkeypatch.setenv("FLASK_DEBUG", "1")
     monkeypatch.delenv("SECRET_KEY", raising=False)
