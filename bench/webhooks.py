@@ -250,21 +250,31 @@ def gunicorn(app_spec: str, port: int, env: dict[str, str], log_path: Path) -> s
     return start(args, env, log_path)
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds used so far by a process and its children (gunicorn's master and workers; Linux /proc)."""
-    ticks_per_second = os.sysconf("SC_CLK_TCK")
+def cpu_seconds(counted: Any) -> float:
+    """CPU seconds used so far by the processes for which counted(pid, parent pid, name) is true (Linux /proc)."""
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+                name, rest = stat.read().split("(", 1)[1].rsplit(")", 1)
         except OSError:
             continue  # ended meanwhile
-        if int(entry) == pid or int(fields[1]) == pid:  # fields[1] is the parent's pid
+        fields = rest.split()
+        if counted(int(entry), int(fields[1]), name):
             total += int(fields[11]) + int(fields[12])  # user and system time
-    return total / ticks_per_second
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (gunicorn's master and workers)."""
+    return cpu_seconds(lambda own, parent, _name: pid in (own, parent))
+
+
+def service_cpu(command: str) -> float:
+    """CPU seconds used so far by every process of that name (PostgreSQL's backends, Redis)."""
+    return cpu_seconds(lambda _own, _parent, name: name == command or name.startswith(command + ":"))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -408,12 +418,20 @@ class Run:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def pooled_rate(results: list[dict[str, Any]]) -> float:
+    """Requests per second over several load runs taken together."""
+    return sum(len([v for v in r["latencies"] if v > 0]) for r in results) / sum(r["wall"] for r in results)
+
+
 def figures(result: dict[str, Any]) -> tuple[float, float, float]:
     latencies = [v for v in result["latencies"] if v > 0]
     return len(latencies) / result["wall"], percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
 
 
-RATIO_ROUNDS = 3
+# The shared machine's speed drifts within seconds (the bare endpoint alone ranged 1,700-3,200/s in one
+# run), so the two are measured in many short rounds whose order flips every round (intake first, then
+# bare first: a drift favours neither), and the ratio is taken over all requests of all rounds.
+RATIO_ROUNDS = 8
 RATIO_REQUESTS = 1_000
 
 
@@ -483,25 +501,30 @@ def main() -> bool:
             else None
         )
 
-        # 2. Intake against a bare endpoint: same gunicorn settings, same load process, rounds taken
-        # alternately (the machine is shared, so each pair sees the same background load); worker stopped.
+        # 2. Intake against a bare endpoint: same gunicorn settings, same load process, short rounds in
+        # flipping order (see RATIO_ROUNDS); worker stopped.
         bare_port = free_port()
         bare = gunicorn("bench.bare:app", bare_port, run.env, run.tmp / "bare.log")
         run.processes.append(bare)
         wait_http(bare_port)
         rounds = []
-        web_cpu = {"intake": 0.0, "bare": 0.0, "load": 0.0}
+        web_cpu = {"intake": 0.0, "bare": 0.0, "load": 0.0, "postgres": 0.0, "redis-server": 0.0}
+        servers = {"intake": (server, port), "bare": (bare, bare_port)}
         commits_before = run.commits()
         for n in range(RATIO_ROUNDS):
             round_plan = ratio_plan(n)
-            before = process_tree_cpu(server.pid)
-            ours = run_load(port, round_plan, headers)
-            web_cpu["intake"] += process_tree_cpu(server.pid) - before
-            before = process_tree_cpu(bare.pid)
-            theirs = run_load(bare_port, round_plan, headers)
-            web_cpu["bare"] += process_tree_cpu(bare.pid) - before
-            rounds.append((figures(ours), figures(theirs), ours["statuses"], ours["busy"], theirs["busy"]))
-            web_cpu["load"] += ours["load_cpu"] + theirs["load_cpu"]
+            results = {}
+            for kind in ("intake", "bare") if n % 2 == 0 else ("bare", "intake"):
+                process, kind_port = servers[kind]
+                before = process_tree_cpu(process.pid)
+                services = {name: service_cpu(name) for name in ("postgres", "redis-server")}
+                results[kind] = run_load(kind_port, round_plan, headers)
+                web_cpu[kind] += process_tree_cpu(process.pid) - before
+                web_cpu["load"] += results[kind]["load_cpu"]
+                if kind == "intake":
+                    for name, used in services.items():
+                        web_cpu[name] += service_cpu(name) - used
+            rounds.append((results["intake"], results["bare"]))
         commits = run.commits() - commits_before
         sent = RATIO_ROUNDS * RATIO_REQUESTS
         stop(bare)
@@ -509,8 +532,6 @@ def main() -> bool:
 
         stored = sum(counts.values())
         rate, p50, p99 = figures(intake)
-        ratios = sorted(o[0] / b[0] for o, b, *_ in rounds if b[0])
-        ratio = ratios[len(ratios) // 2] if ratios else 0.0
         ok = (
             drained
             and stored == shape["distinct"]
@@ -535,21 +556,27 @@ def main() -> bool:
             f"intake during that run: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rate:.0f} deliveries/s "
             "(worker processing on the same 2 cores)",
         ]
-        for n, ((o_rate, o_p50, o_p99), (b_rate, b_p50, b_p99), statuses, o_busy, b_busy) in enumerate(rounds, 1):
+        for n, (ours, theirs) in enumerate(rounds, 1):
+            (o_rate, o_p50, o_p99), (b_rate, b_p50, b_p99) = figures(ours), figures(theirs)
             out.append(
                 f"ratio round {n}:          intake {o_rate:.0f}/s (p50 {o_p50:.1f} ms, p99 {o_p99:.1f} ms, "
-                f"answers {statuses}, CPUs {o_busy:.0%} busy) vs "
-                f"bare {b_rate:.0f}/s (p50 {b_p50:.1f} ms, p99 {b_p99:.1f} ms, CPUs {b_busy:.0%} busy) "
-                f"= {o_rate / b_rate:.2f}"
+                f"answers {ours['statuses']}, CPUs {ours['busy']:.0%} busy) vs "
+                f"bare {b_rate:.0f}/s (p50 {b_p50:.1f} ms, p99 {b_p99:.1f} ms, CPUs {theirs['busy']:.0%} busy) "
+                f"= {o_rate / b_rate:.2f}" + ("" if n % 2 else " (bare first)")
             )
+        intake_rate, bare_rate = pooled_rate([r[0] for r in rounds]), pooled_rate([r[1] for r in rounds])
+        single = sorted(figures(ours)[0] / figures(theirs)[0] for ours, theirs in rounds)
         intake_ms, bare_ms = (web_cpu[k] / sent * 1000 for k in ("intake", "bare"))
         out += [
-            f"intake / bare:          {ratio:.2f} (median of {RATIO_ROUNDS} rounds; target >= 0.5)",
+            f"intake / bare:          {intake_rate / bare_rate:.2f}: {intake_rate:.0f}/s against {bare_rate:.0f}/s "
+            f"over all {RATIO_ROUNDS} rounds (single rounds {single[0]:.2f} to {single[-1]:.2f}); target >= 0.5",
             f"web server CPU:         intake {intake_ms:.2f} ms per delivery, bare {bare_ms:.2f} ms "
             f"(= {bare_ms / intake_ms:.2f}), load process {web_cpu['load'] / sent / 2 * 1000:.2f} ms per request; "
             f"{sent / commits:.1f} deliveries per database commit"
             if commits
             else "web server CPU:         not measured",
+            f"services CPU:           PostgreSQL {web_cpu['postgres'] / sent * 1000:.2f} ms, Redis "
+            f"{web_cpu['redis-server'] / sent * 1000:.2f} ms per intake delivery (all their processes)",
             f"setup:                  gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread), "
             f"PostgreSQL, Redis queue, worker {WORKER_THREADS} threads; load from a separate process over "
             f"{CLIENT_THREADS} keep-alive connections; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
