@@ -217,8 +217,13 @@ class _IntakeConnection:
         if not self._listening:
             sa.event.listen(self.engine, "engine_disposed", self._on_dispose)
             self._listening = True
-        self._connection = self.engine.raw_connection()
-        self._cursor = self._connection.cursor()
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+        except BaseException:
+            connection.close()
+            raise
+        self._connection, self._cursor = connection, cursor
 
     def _on_dispose(self, engine: sa.Engine) -> None:
         with self._lock:
