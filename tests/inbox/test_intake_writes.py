@@ -41,6 +41,8 @@ def test_concurrent_deliveries_and_their_duplicates_are_each_stored_once(app, we
 
     assert sorted(answers) == [200] * 8 + [202] * 24
     assert sorted(r.entity_id for r in inbox_rows(app)) == sorted(b["id"] for b in bodies)
+    with app.app_context():  # one connection served every write: the writer's, still held
+        assert db.engines[INTAKE_BIND].pool.checkedout() == 1
 
 
 def _delivery(app, token: str, body: dict[str, Any]) -> inbox._Delivery:
