@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -192,11 +193,16 @@ class _IntakeConnection:
         self._lock = threading.Lock()  # the writing thread, or whoever disposes the engine
         self._connection: Any = None  # a pool connection, checked out while held
         self._cursor: Any = None
+        self._pid = os.getpid()
         self._listening = False
 
     def fetch(self, sql: str, parameters: Any) -> list[Any]:
         """Run one autocommitted statement (see INTAKE_BIND in config) and return its rows."""
         with self._lock:
+            if self._pid != os.getpid():
+                # Inherited through a fork: the socket is the parent's, neither to use nor to close here.
+                self._connection = self._cursor = None
+                self._pid = os.getpid()
             for attempt in (1, 2):
                 if self._cursor is None:
                     self._open()
@@ -227,7 +233,8 @@ class _IntakeConnection:
 
     def _on_dispose(self, engine: sa.Engine) -> None:
         with self._lock:
-            self._close(None)  # returned to the old pool, it would stay open until collected
+            if self._pid == os.getpid():
+                self._close(None)  # returned to the old pool, it would stay open until collected
 
     def _close(self, error: BaseException | None) -> None:
         connection, self._connection, self._cursor = self._connection, None, None

@@ -168,6 +168,21 @@ def test_the_writer_gives_its_connection_back_when_the_engine_is_disposed(app, c
     assert [r.entity_id for r in inbox_rows(app)] == ["req-1", "req-2"]
 
 
+def test_a_forked_process_opens_its_own_connection_and_leaves_the_parents_alone(app, client, webhook_tokens):
+    assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-1")).status_code == 202
+    writer = inbox._group_writer(app).connection
+    inherited = writer._connection
+    writer._pid = -1  # as in a child forked after this process opened the connection
+
+    assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-2")).status_code == 202
+    assert writer._connection is not inherited
+    cursor = inherited.cursor()  # the parent's connection is still open and usable
+    cursor.execute("SELECT 1")
+    assert cursor.fetchall() == [(1,)]
+    inherited.close()
+    assert [r.entity_id for r in inbox_rows(app)] == ["req-1", "req-2"]
+
+
 def _deliver_raw(client, token: str, escaped_id: bytes) -> Any:
     raw = b'{"id": "req-' + escaped_id + b'", "workspaceId": "' + WORKSPACE_ID.encode() + b'"}'
     headers = {"Content-Type": "application/json", "Clockify-Webhook-Event-Type": EVENT, "Clockify-Signature": token}
