@@ -1,5 +1,10 @@
 """Flask extensions, created unbound and attached in create_app()."""
 
+import threading
+from collections.abc import Callable
+from typing import TypeVar, cast
+
+from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -21,3 +26,18 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+
+
+T = TypeVar("T")
+_build_lock = threading.Lock()
+
+
+def once_per_app(app: Flask, key: str, build: Callable[[Flask], T]) -> T:
+    """app.extensions[key], built on first use; threaded servers may take their first webhooks at once."""
+    value = app.extensions.get(key)
+    if value is None:
+        with _build_lock:
+            value = app.extensions.get(key)
+            if value is None:
+                value = app.extensions[key] = build(app)
+    return cast(T, value)

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -21,7 +21,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 from huey.consumer import Consumer
 
-from .extensions import db
+from .extensions import db, once_per_app
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +64,9 @@ class Jobs:
     sweep: TaskWrapper
 
 
-_build_lock = threading.Lock()
-T = TypeVar("T")
-
-
-def _once_per_app(app: Flask, key: str, build: Callable[[Flask], T]) -> T:
-    """app.extensions[key], built on first use; threaded servers may take their first webhooks at once."""
-    value = app.extensions.get(key)
-    if value is None:
-        with _build_lock:
-            value = app.extensions.get(key)
-            if value is None:
-                value = app.extensions[key] = build(app)
-    return cast(T, value)
-
-
 def jobs_for(app: Flask) -> Jobs:
     """The app's Jobs, built from its config on first use (never at import)."""
-    return _once_per_app(app, "closeout_jobs", _build)
+    return once_per_app(app, "closeout_jobs", _build)
 
 
 def _build(app: Flask) -> Jobs:
@@ -223,7 +208,7 @@ def inbox_relay(app: Flask) -> InboxRelay:
         _relays.add(relay)
         return relay
 
-    return _once_per_app(app, "closeout_inbox_relay", build)
+    return once_per_app(app, "closeout_inbox_relay", build)
 
 
 @atexit.register

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..clockify.errors import RateLimitedError, ServerError, TransportError
 from ..config import INTAKE_BIND
-from ..extensions import db
+from ..extensions import db, once_per_app
 from ..models import InboxEvent, Installation, UTCDateTime, WebhookSubscription, utcnow
 from . import events
 
@@ -170,12 +170,11 @@ class _GroupWriter:
 
 
 def _group_writer(app: Flask) -> _GroupWriter:
-    writer = app.extensions.get("closeout_intake_writer")
-    if writer is None:
+    def build(app: Flask) -> _GroupWriter:
         with app.app_context():
-            engine = db.engines[INTAKE_BIND]
-        writer = app.extensions.setdefault("closeout_intake_writer", _GroupWriter(engine))
-    return cast(_GroupWriter, writer)
+            return _GroupWriter(db.engines[INTAKE_BIND])
+
+    return once_per_app(app, "closeout_intake_writer", build)
 
 
 class _IntakeConnection:
