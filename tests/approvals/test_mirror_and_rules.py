@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from addon.extensions import db
 from addon.models import ApprovalRequestRecord
@@ -103,8 +104,6 @@ def test_an_older_status_never_overwrites_a_newer_one(ctx):
 
 
 def test_an_older_status_from_a_worker_holding_a_stale_read_does_not_land_after_a_newer_one(ctx):
-    import sqlalchemy as sa
-
     first = approvals.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
     older = approvals.parse_request(request_body(state="WITHDRAWN_SUBMISSION", updated_at="2026-11-24T08:00:00Z"))
     assert first and older
