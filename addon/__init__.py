@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask.sessions import NullSession, SessionInterface
 from werkzeug.routing import IntegerConverter
+
+from . import (
+    errors,
+    htmx,
+    jobs,
+    models,  # noqa: F401  (imports every package's tables onto db.metadata)
+    views,
+)
+from .config import build_config
+from .extensions import db, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from defaults, the environment and `overrides` (same keys as the environment)."""
-    from .config import build_config
-
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -28,27 +37,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _configure_logging(app)
 
-    from .extensions import db, migrate
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
-
-    from . import errors, models  # noqa: F401  (models register their tables on db.metadata)
 
     # Ids in URLs become database integers: anything past 64 bits is a 404, not an overflow.
     app.url_map.converters["int"] = BoundedIntConverter
 
-    from .blueprints import activity, components, lifecycle, meta, settings, webhooks
-
-    for blueprint in (meta.bp, lifecycle.bp, webhooks.bp, settings.bp, activity.bp, *components.blueprints()):
+    for blueprint in views.BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.register(app)
-    from . import jobs
-
     jobs.init_app(app)
-    from . import formatting
-
-    formatting.register(app)
+    htmx.register(app)
     app.session_interface = _NoCookieSessions()
     app.after_request(_security_headers)
     app.jinja_env.globals["addon_key"] = app.config["ADDON_KEY"]
@@ -82,8 +81,6 @@ class _NoCookieSessions(SessionInterface):
 
 
 def _security_headers(response: Response) -> Response:
-    from flask import current_app
-
     # Tokens travel in iframe URLs: never leak them through Referer.
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -109,8 +106,6 @@ def _configure_logging(app: Flask) -> None:
 
 class _RedactQueryTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        import re
-
         if record.args and isinstance(record.args, tuple):
             record.args = tuple(
                 re.sub(r"(auth_token=)[^&\s\"]+", r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args

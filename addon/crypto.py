@@ -45,8 +45,3 @@ def digest(value: str, secret_key: str | None = None) -> str:
 @functools.lru_cache(maxsize=4)
 def _digest_key(secret_key: str) -> bytes:
     return hashlib.sha256(b"closeout-token-digest:" + secret_key.encode()).digest()
-
-
-def fingerprint(value: str) -> str:
-    """A short, non-reversible label for a secret, safe to log or index."""
-    return hashlib.sha256(value.encode()).hexdigest()[:16]

@@ -7,10 +7,9 @@ import logging
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from .exceptions import AuthError, BadRequestError, DomainError, PayloadError
 from .extensions import db
 from .htmx import is_htmx
-from .security import AuthError, BadRequestError
-from .services.installations import PayloadError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +64,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(PayloadError)
     def bad_request(exc: Exception) -> Response:
         return error_response(400, str(exc))
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Response:
+        db.session.rollback()
+        return error_response(exc.status, exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, g, has_app_context
-
-from .services.periods import zone_or_utc
+from .clockify.payloads import parse_datetime
 
 # Clockify's user setting dateFormat (GET /v1/user → settings.dateFormat) → strftime.
 DATE_FORMATS = {
@@ -55,25 +54,12 @@ class Preferences:
 DEFAULT_PREFERENCES = Preferences()
 
 
-def current_preferences() -> Preferences:
-    """The preferences a view put on `g.preferences`, else defaults (so a filter never fails)."""
-    if has_app_context():
-        prefs = g.get("preferences")
-        if isinstance(prefs, Preferences):
-            return prefs
-    return DEFAULT_PREFERENCES
-
-
-def _to_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """The named IANA zone, or UTC when the name is missing or unknown (a bad setting never breaks a page)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def format_date(value: Any, prefs: Preferences = DEFAULT_PREFERENCES) -> str:
@@ -86,14 +72,14 @@ def format_date(value: Any, prefs: Preferences = DEFAULT_PREFERENCES) -> str:
             return date.fromisoformat(value).strftime(pattern)
         except ValueError:
             return value
-    moment = _to_datetime(value)
+    moment = parse_datetime(value)
     if moment is None:
         return "" if value is None else str(value)
     return moment.astimezone(zone_or_utc(prefs.time_zone)).strftime(pattern)
 
 
 def format_time(value: Any, prefs: Preferences = DEFAULT_PREFERENCES) -> str:
-    moment = _to_datetime(value)
+    moment = parse_datetime(value)
     if moment is None:
         return "" if value is None else str(value)
     local = moment.astimezone(zone_or_utc(prefs.time_zone))
@@ -105,7 +91,7 @@ def format_time(value: Any, prefs: Preferences = DEFAULT_PREFERENCES) -> str:
 
 def format_datetime(value: Any, prefs: Preferences = DEFAULT_PREFERENCES) -> str:
     """An instant as the user's local date and time."""
-    if _to_datetime(value) is None:
+    if parse_datetime(value) is None:
         return "" if value is None else str(value)
     return f"{format_date(value, prefs)} {format_time(value, prefs)}"
 
@@ -195,15 +181,3 @@ def format_percent(value: Any, prefs: Preferences = DEFAULT_PREFERENCES, digits:
     if number is None:
         return str(value)
     return format_number(number, prefs, digits=digits) + "%"
-
-
-def register(app: Flask) -> None:
-    """Install the filters: `fmt_date fmt_time fmt_datetime fmt_hours fmt_number fmt_money fmt_percent`."""
-    env = app.jinja_env
-    env.filters["fmt_date"] = lambda v: format_date(v, current_preferences())
-    env.filters["fmt_time"] = lambda v: format_time(v, current_preferences())
-    env.filters["fmt_datetime"] = lambda v: format_datetime(v, current_preferences())
-    env.filters["fmt_hours"] = lambda v, signed=False: format_hours(v, current_preferences(), signed=signed)
-    env.filters["fmt_number"] = lambda v, digits=2: format_number(v, current_preferences(), digits)
-    env.filters["fmt_money"] = lambda v, currency=None: format_money(v, currency, current_preferences())
-    env.filters["fmt_percent"] = lambda v, digits=0: format_percent(v, current_preferences(), digits)

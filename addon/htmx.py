@@ -1,11 +1,23 @@
-"""Rendering for htmx: a full page on a direct load, a fragment on an htmx call, and HX-* headers."""
+"""Rendering for views: a full page on a direct load, a fragment on an htmx call, HX-* headers, format filters."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Response, make_response, render_template, request
+from flask import Flask, Response, g, has_app_context, make_response, render_template, request
+
+from .formatting import (
+    DEFAULT_PREFERENCES,
+    Preferences,
+    format_date,
+    format_datetime,
+    format_hours,
+    format_money,
+    format_number,
+    format_percent,
+    format_time,
+)
 
 
 def is_htmx() -> bool:
@@ -28,3 +40,24 @@ def trigger(response: Response, events: dict[str, Any] | str) -> Response:
 def toast(response: Response, message: str, kind: str = "success") -> Response:
     """Show a Clockify toast (toastrPop) through the glue script."""
     return trigger(response, {"closeout:toast": {"type": kind, "message": message}})
+
+
+def current_preferences() -> Preferences:
+    """The preferences a view put on `g.preferences`, else defaults (so a filter never fails)."""
+    if has_app_context():
+        prefs = g.get("preferences")
+        if isinstance(prefs, Preferences):
+            return prefs
+    return DEFAULT_PREFERENCES
+
+
+def register(app: Flask) -> None:
+    """Install the filters: `fmt_date fmt_time fmt_datetime fmt_hours fmt_number fmt_money fmt_percent`."""
+    env = app.jinja_env
+    env.filters["fmt_date"] = lambda v: format_date(v, current_preferences())
+    env.filters["fmt_time"] = lambda v: format_time(v, current_preferences())
+    env.filters["fmt_datetime"] = lambda v: format_datetime(v, current_preferences())
+    env.filters["fmt_hours"] = lambda v, signed=False: format_hours(v, current_preferences(), signed=signed)
+    env.filters["fmt_number"] = lambda v, digits=2: format_number(v, current_preferences(), digits)
+    env.filters["fmt_money"] = lambda v, currency=None: format_money(v, currency, current_preferences())
+    env.filters["fmt_percent"] = lambda v, digits=0: format_percent(v, current_preferences(), digits)

@@ -1,52 +1,46 @@
-"""Background work: the huey queue from QUEUE_URL, inbox processing, reconciliation and the recovery sweep."""
+"""The worker: named huey tasks for inbox processing, reconciliation, decisions and refreshes, and the sweep.
+
+Tasks are registered by name on the app's queue (`queue.py`), which is all the web process sees. Every task
+body runs in an app context and commits; work a handler or sweeper asks for (`FollowUp`) is queued only after
+that commit, so a follow-up never runs against data that was rolled back.
+"""
 
 from __future__ import annotations
 
-import atexit
-import importlib
 import logging
-import os
-import queue
-import threading
-import time
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import click
-from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey
+from flask import Flask
+from huey import Huey
 from huey.api import TaskWrapper
 from huey.consumer import Consumer
 
+from . import handlers
+from .approvals.decisions import DECISION_TASK, run_decision_job
+from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
+from .platform import inbox, reconcile, webhook_registration
+from .platform.clients import clients_for
+from .platform.events import FollowUp
+from .platform.installations import active_installations
+from .platform.models import Installation
+from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
+from .tokens import verifier_for
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUE_NAME = "closeout"
 SWEEP_EVERY_MINUTES = 1
 
-
-class QueueConfigError(RuntimeError):
-    """QUEUE_URL names a queue Closeout cannot use."""
-
-
-def make_huey(queue_url: str, name: str = DEFAULT_QUEUE_NAME) -> Huey:
-    """A huey on SQLite (`sqlite:///path`, the embedded default) or Redis (`redis://…`, for several processes)."""
-    if queue_url.startswith(("redis://", "rediss://", "unix://")):
-        from redis import ConnectionPool
-
-        # Short connect timeout: webhook intake must answer even when Redis is down (the sweep catches up).
-        pool = ConnectionPool.from_url(queue_url, socket_connect_timeout=2, socket_timeout=10)
-        return RedisHuey(name, connection_pool=pool, results=False)
-    if queue_url.startswith("sqlite:///"):
-        filename = queue_url[len("sqlite:///") :]
-        if not filename:
-            raise QueueConfigError("QUEUE_URL sqlite:/// needs a file path")
-        return SqliteHuey(name, filename=filename, results=False)
-    raise QueueConfigError("QUEUE_URL must be sqlite:///<file> or redis://<host>[:port][/db]")
+# Messages queued before tasks had names carried a Python path for the generic `call` task. Each still
+# runs once, as the named task it became; anything else under `call` is logged and dropped.
+LEGACY_TARGETS = {
+    "addon.services.approvals:run_decision_job": DECISION_TASK,
+    "addon.services.dashboard:refresh_job": REFRESH_TASK,
+}
 
 
 @dataclass
@@ -59,18 +53,28 @@ class Jobs:
     process_inbox_events: TaskWrapper
     reconcile_installation: TaskWrapper
     register_webhooks: TaskWrapper
+    run_decision_job: TaskWrapper
+    refresh_dashboard: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
     sweep: TaskWrapper
 
+    def enqueue(self, follow_ups: Iterable[FollowUp]) -> None:
+        """Queue follow-ups by task name (after the commit that made them); a queue outage is logged, and
+        the sweep or reconciliation catches up."""
+        queue = queue_for(self.app)
+        for follow_up in follow_ups:
+            queue.enqueue(follow_up.task, *follow_up.args, delay=follow_up.delay)
+
 
 def jobs_for(app: Flask) -> Jobs:
-    """The app's Jobs, built from its config on first use (never at import)."""
+    """The app's Jobs, registered on its queue on first use (never at import)."""
     return once_per_app(app, "closeout_jobs", _build)
 
 
 def _build(app: Flask) -> Jobs:
-    huey = make_huey(str(app.config["QUEUE_URL"]), str(app.config.get("QUEUE_NAME") or DEFAULT_QUEUE_NAME))
+    queue = queue_for(app)
+    huey = queue.huey
     reconcile_minutes = max(1, int(app.config["RECONCILE_MINUTES"]))
 
     def every(minutes: int) -> Callable[[datetime], bool]:
@@ -81,7 +85,7 @@ def _build(app: Flask) -> Jobs:
     def process_inbox_event(inbox_id: int) -> str:
         return _process_inbox_event(jobs, inbox_id)
 
-    @huey.task(name="process_inbox_events")
+    @huey.task(name=PROCESS_INBOX_EVENTS)
     def process_inbox_events(inbox_ids: list[int]) -> list[str]:
         return [_process_inbox_event(jobs, inbox_id) for inbox_id in inbox_ids]
 
@@ -93,9 +97,23 @@ def _build(app: Flask) -> Jobs:
     def register_webhooks(workspace_id: str) -> int:
         return _register_webhooks(app, workspace_id)
 
-    @huey.task(name="call", retries=3, retry_delay=30)
+    @huey.task(name=DECISION_TASK, retries=3, retry_delay=30)
+    def decision_job(job_id: int) -> None:
+        pace = float(app.config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
+        _in_transaction(app, lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace))
+
+    @huey.task(name=REFRESH_TASK, retries=3, retry_delay=30)
+    def dashboard_refresh(workspace_id: str) -> None:
+        clients = clients_for(app)
+        _in_transaction(app, lambda: refresh_dashboard(workspace_id, clients.for_installation))
+
+    @huey.task(name="call")
     def call(target: str, *args: Any) -> None:
-        _call(app, target, args)
+        name = LEGACY_TARGETS.get(target)
+        if name is None:
+            log.warning("dropped a queued call to %s: no task has that name", target)
+            return
+        queue.task(name)(*args)
 
     @huey.periodic_task(every(reconcile_minutes), name="reconcile_all")
     def reconcile_all() -> None:
@@ -104,7 +122,7 @@ def _build(app: Flask) -> Jobs:
     @huey.periodic_task(every(SWEEP_EVERY_MINUTES), name="sweep")
     def sweep() -> None:
         sweep_inbox(jobs)
-        run_sweepers(app)
+        run_sweepers(jobs)
 
     jobs = Jobs(
         app=app,
@@ -113,144 +131,42 @@ def _build(app: Flask) -> Jobs:
         process_inbox_events=process_inbox_events,
         reconcile_installation=reconcile_installation,
         register_webhooks=register_webhooks,
+        run_decision_job=decision_job,
+        refresh_dashboard=dashboard_refresh,
         call=call,
         reconcile_all=reconcile_all,
         sweep=sweep,
     )
+    queue.tasks.update(
+        {
+            "process_inbox_event": process_inbox_event,
+            PROCESS_INBOX_EVENTS: process_inbox_events,
+            "reconcile_installation": reconcile_installation,
+            "register_webhooks": register_webhooks,
+            DECISION_TASK: decision_job,
+            REFRESH_TASK: dashboard_refresh,
+        }
+    )
     return jobs
-
-
-# --- What the web process calls (after its commit) ---
-
-
-def _app() -> Flask:
-    return current_app._get_current_object()  # type: ignore[attr-defined]
-
-
-class InboxRelay:
-    """Hands stored webhook deliveries to the queue from a thread of its own, many to a queue message.
-
-    Intake answers Clockify as soon as the row is stored; the push to the queue happens beside the
-    request, so a slow or unreachable queue never slows intake, and under load one message carries a
-    batch of events instead of one each. The inbox row stays the source of truth: ids still in memory
-    when the process stops belong to pending rows, which the sweep enqueues again.
-    """
-
-    BATCH = 20  # events per queue message: small enough that several worker threads share a burst
-    # After the first id arrives, wait this long for more: under load one push then carries a batch
-    # (a push costs as much CPU as the rest of intake), and a lone event starts a few ms later.
-    LINGER_SECONDS = 0.02
-    IDLE_SECONDS = 30.0  # an idle relay thread ends; the next delivery starts another
-
-    def __init__(self, app: Flask) -> None:
-        self._app = app
-        self._ids: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._handed_over = threading.Condition(self._lock)
-        self._submitted = 0
-        self._done = 0  # pushed, or given up on because the queue was unreachable
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    def submit(self, inbox_id: int) -> None:
-        self._ids.put(inbox_id)
-        with self._lock:
-            self._submitted += 1
-            # A forked process inherits the object but not its thread.
-            if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="closeout-inbox-relay", daemon=True)
-                self._thread.start()
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything submitted so far has been handed to the queue; False on timeout."""
-        with self._lock:
-            target = self._submitted
-            return self._handed_over.wait_for(lambda: self._done >= target, timeout)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                ids = [self._ids.get(timeout=self.IDLE_SECONDS)]
-            except queue.Empty:
-                with self._lock:
-                    if self._ids.empty():  # a submit after this sees no thread and starts one
-                        self._thread = None
-                        return
-                continue
-            time.sleep(self.LINGER_SECONDS)
-            while len(ids) < 50 * self.BATCH:
-                try:
-                    ids.append(self._ids.get_nowait())
-                except queue.Empty:
-                    break
-            for start in range(0, len(ids), self.BATCH):
-                self._push(ids[start : start + self.BATCH])
-            with self._lock:
-                self._done += len(ids)
-                self._handed_over.notify_all()
-
-    def _push(self, ids: list[int]) -> None:
-        try:
-            jobs_for(self._app).process_inbox_events(ids)
-        except Exception as exc:
-            log.warning(
-                "queue unavailable; %d inbox events stay pending for the sweep (%s)", len(ids), type(exc).__name__
-            )
-
-
-_relays: weakref.WeakSet[InboxRelay] = weakref.WeakSet()
-
-
-def inbox_relay(app: Flask) -> InboxRelay:
-    def build(app: Flask) -> InboxRelay:
-        relay = InboxRelay(app)
-        _relays.add(relay)
-        return relay
-
-    return once_per_app(app, "closeout_inbox_relay", build)
-
-
-@atexit.register
-def _flush_relays() -> None:
-    # A clean stop hands over what is in memory; after a crash the sweep does.
-    for relay in _relays:
-        relay.flush(timeout=2.0)
-
-
-def relay_inbox_event(inbox_id: int) -> None:
-    """Queue processing of a stored inbox event (a delivery just taken in, a dead letter an admin retries),
-    without waiting for the queue."""
-    inbox_relay(_app()).submit(inbox_id)
-
-
-def enqueue_webhook_registration(workspace_id: str) -> bool:
-    """Queue registration of the ASSIGNMENT_* webhooks (after INSTALLED commits); reconciliation is the backstop."""
-    try:
-        jobs_for(_app()).register_webhooks(workspace_id)
-    except Exception as exc:
-        log.warning("queue unavailable; webhooks of %s wait for reconciliation (%s)", workspace_id, type(exc).__name__)
-        return False
-    return True
-
-
-def run_in_background(target: str, *args: Any) -> None:
-    """Queue `module:function(*args)` to run in the worker inside an app context, committed when it returns.
-
-    For capabilities with work too slow for a request (bulk decisions …): the function is a service
-    that takes plain, serialisable arguments and must be safe to run again (huey retries it).
-    """
-    _resolve(target)  # fail now, in the caller, on a typo
-    jobs_for(_app()).call(target, *args)
 
 
 # --- Task bodies (run in the worker) ---
 
 
-def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
-    from .models import Installation
-    from .services import inbox
+def _in_transaction(app: Flask, body: Callable[[], Any]) -> Any:
+    with app.app_context():
+        try:
+            result = body()
+            db.session.commit()
+            return result
+        except Exception:
+            db.session.rollback()
+            raise  # huey retries the task
+        finally:
+            db.session.remove()
 
+
+def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
     app = jobs.app
     with app.app_context():
         try:
@@ -267,12 +183,13 @@ def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
                 return "skipped"
             client = _LazyClient(app, installation)
             try:
-                inbox.dispatch(event, installation, client)
+                ctx = inbox.dispatch(event, installation, client, handlers.handlers_for(event_type), app.config)
                 if not inbox.complete(inbox_id, attempts):
                     db.session.rollback()
                     log.warning("inbox event %s was re-claimed after its lease; this run's writes are undone", inbox_id)
                     return "claim lost"
                 db.session.commit()
+                jobs.enqueue(ctx.follow_ups)
                 return "done"
             except Exception as exc:
                 db.session.rollback()
@@ -303,18 +220,16 @@ def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
 
 
 class _LazyClient:
-    """The installation's Clockify client, built on a handler's first call (most need none) and closed after."""
+    """The installation's Clockify client, built on a handler's first call (most need none)."""
 
-    def __init__(self, app: Flask, installation: Any) -> None:
+    def __init__(self, app: Flask, installation: Installation) -> None:
         self._app = app
         self._installation = installation
         self._client: Any = None
 
     def __call__(self) -> Any:
         if self._client is None:
-            from .services.installations import client_for
-
-            self._client = client_for(self._installation, self._app.config)
+            self._client = clients_for(self._app).for_installation(self._installation)
         return self._client
 
     def close(self) -> None:
@@ -325,8 +240,6 @@ class _LazyClient:
 
 def sweep_inbox(jobs: Jobs) -> list[int]:
     """Re-enqueue events whose queue message was lost (queue down at intake, dead worker, lost retry)."""
-    from .services import inbox
-
     with jobs.app.app_context():
         try:
             ids = inbox.recover(inbox.RetryPolicy.from_config(jobs.app.config))
@@ -340,25 +253,23 @@ def sweep_inbox(jobs: Jobs) -> list[int]:
     return ids
 
 
-def run_sweepers(app: Flask) -> None:
-    """The capabilities' own catch-up checks (events.sweeper); one failing never stops the others."""
-    from .services import events
-
-    for fn in events.sweepers():
-        with app.app_context():
+def run_sweepers(jobs: Jobs) -> None:
+    """The capabilities' own catch-up checks (handlers.SWEEPERS); one failing never stops the others."""
+    for name, fn in handlers.SWEEPERS:
+        follow_ups: list[FollowUp] = []
+        with jobs.app.app_context():
             try:
-                fn()
+                follow_ups = list(fn() or ())
                 db.session.commit()
             except Exception as exc:
                 db.session.rollback()
-                log.warning("sweeper %s failed (%s)", getattr(fn, "__name__", fn), type(exc).__name__)
+                log.warning("sweeper %s failed (%s)", name, type(exc).__name__)
             finally:
                 db.session.remove()
+        jobs.enqueue(follow_ups)
 
 
 def _reconcile_all(jobs: Jobs) -> None:
-    from .services.installations import active_installations
-
     with jobs.app.app_context():
         try:
             workspace_ids = [i.workspace_id for i in active_installations()]
@@ -370,16 +281,16 @@ def _reconcile_all(jobs: Jobs) -> None:
 
 
 def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
-    from .services import reconcile
-
     with app.app_context():
         try:
             installation = _active_installation(workspace_id)
             if installation is None:
                 return {}
-            client = _LazyClient(app, installation)()
+            client = clients_for(app).for_installation(installation)
             try:
-                return reconcile.run(installation, client, app.config["ADDON_BASE_URL"], _checkpoint)
+                return reconcile.run(
+                    installation, client, app.config["ADDON_BASE_URL"], _checkpoint, handlers.RECONCILERS
+                )
             finally:
                 client.close()
         finally:
@@ -387,14 +298,12 @@ def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
 
 
 def _register_webhooks(app: Flask, workspace_id: str) -> int:
-    from .services import webhook_registration
-
     with app.app_context():
         try:
             installation = _active_installation(workspace_id)
             if installation is None:
                 return 0
-            client = _LazyClient(app, installation)()
+            client = clients_for(app).for_installation(installation)
             try:
                 changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
                 db.session.commit()
@@ -408,9 +317,7 @@ def _register_webhooks(app: Flask, workspace_id: str) -> int:
             db.session.remove()
 
 
-def _active_installation(workspace_id: str) -> Any:
-    from .models import Installation
-
+def _active_installation(workspace_id: str) -> Installation | None:
     installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
     return installation if installation is not None and installation.is_active else None
 
@@ -420,29 +327,6 @@ def _checkpoint(ok: bool) -> None:
         db.session.commit()
     else:
         db.session.rollback()
-
-
-def _resolve(target: str) -> Callable[..., Any]:
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise ValueError("target must be 'module:function'")
-    fn = getattr(importlib.import_module(module_name), attr)
-    if not callable(fn):
-        raise ValueError(f"{target} is not callable")
-    return fn
-
-
-def _call(app: Flask, target: str, args: tuple[Any, ...]) -> None:
-    fn = _resolve(target)
-    with app.app_context():
-        try:
-            fn(*args)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
-        finally:
-            db.session.remove()
 
 
 # --- Running the consumer ---
@@ -473,7 +357,8 @@ def start_consumer(app: Flask, workers: int = 1, periodic: bool = False, max_del
 
 
 def init_app(app: Flask) -> None:
-    """Register `flask --app addon worker`."""
+    """Make the named tasks known to the app's queue, and register `flask --app addon worker`."""
+    app.extensions[TASK_REGISTRAR] = lambda: jobs_for(app)
 
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True, help="Worker threads.")

@@ -1,26 +1,22 @@
-"""Verification of every token Clockify sends, the typed route policy, and workspace roles."""
+"""The web edge of trust: reads tokens from requests, verifies them (tokens.py) and binds them to installations."""
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
 import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import jwt
-import sqlalchemy as sa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import current_app, g, request
 
-from .crypto import DecryptionError, decrypt, digest, same_secret
-from .extensions import db
-from .models import Installation, WebhookSubscription
+from .errors import paused_response
+from .exceptions import AuthError, BadRequestError
+from .platform import installations
+from .platform.models import Installation
+from .tokens import TokenContext, TokenKind, Verifier, check_kind, context, verifier_for
 
 log = logging.getLogger(__name__)
 
@@ -34,163 +30,27 @@ USER_TOKEN_HEADER = "X-Addon-Token"  # noqa: S105 (a header name)
 USER_TOKEN_QUERY = "auth_token"  # noqa: S105 (a parameter name)
 
 
-class TokenKind(enum.StrEnum):
-    LIFECYCLE = "lifecycle"
-    WEBHOOK = "webhook"
-    USER = "user"
-
-
-class Role(enum.StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    TEAM_MANAGER = "team_manager"
-    PROJECT_MANAGER = "project_manager"
-    MEMBER = "member"
-
-
-_ROLE_CLAIMS = {
-    "OWNER": Role.OWNER,
-    "ADMIN": Role.ADMIN,
-    "WORKSPACE_ADMIN": Role.ADMIN,
-    "TEAM_MANAGER": Role.TEAM_MANAGER,
-    "PROJECT_MANAGER": Role.PROJECT_MANAGER,
-}
-
-
-class AuthError(Exception):
-    """A request that must not be trusted: status is 401 (who are you) or 403 (not allowed)."""
-
-    def __init__(self, message: str, status: int = 401) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-class BadRequestError(Exception):
-    """A verified request whose body or headers cannot be used (400)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class TokenContext:
-    """What a verified token says, bound to the request that carried it."""
-
-    kind: TokenKind
-    claims: dict[str, Any] = field(repr=False)
-    token: str = field(repr=False)
-    workspace_id: str | None
-    addon_id: str | None
-
-    @property
-    def user_id(self) -> str | None:
-        user = self.claims.get("user")
-        if isinstance(user, dict):  # tolerate an object claim as well as the documented id string
-            return cast("str | None", user.get("id"))
-        return cast("str | None", user)
-
-    @property
-    def role(self) -> Role:
-        return role_from_claim(self.claims.get("workspaceRole"))
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role in (Role.OWNER, Role.ADMIN)
-
-    @property
-    def backend_url(self) -> str | None:
-        return self.claims.get("backendUrl")
-
-    @property
-    def reports_url(self) -> str | None:
-        return self.claims.get("reportsUrl")
-
-    @property
-    def theme(self) -> str:
-        return "dark" if str(self.claims.get("theme", "")).upper() == "DARK" else "light"
-
-    @property
-    def language(self) -> str:
-        return str(self.claims.get("language") or "EN")
-
-
-def role_from_claim(value: Any) -> Role:
-    """Map Clockify's workspaceRole claim onto Closeout's roles; anything unknown is a member."""
-    return _ROLE_CLAIMS.get(str(value or "").upper(), Role.MEMBER)
+def verifier() -> Verifier:
+    """The app's token verifier (CLOCKIFY_PUBLIC_KEY parsed once per app)."""
+    return verifier_for(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def public_key() -> Any:
-    """The verification key from CLOCKIFY_PUBLIC_KEY (PEM text or a path), parsed once per app."""
-    cached = current_app.extensions.get("closeout_public_key")
-    if cached is None:
-        cached = load_public_key(str(current_app.config["CLOCKIFY_PUBLIC_KEY"]))
-        current_app.extensions["closeout_public_key"] = cached
-    return cached
-
-
-def load_public_key(value: str) -> Any:
-    text = value.strip()
-    if not text.startswith("-----BEGIN"):
-        text = Path(text).read_text()
-    return load_pem_public_key(text.encode())
-
-
-def verify_token(token: str, *, key: Any, addon_key: str, leeway: int = 60) -> dict[str, Any]:
-    """Check signature (RS256 only), issuer, type, subject and expiry; return the claims."""
-    if not token:
-        raise AuthError("missing token")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError as exc:
-        raise AuthError("malformed token") from exc
-    # Pinning the algorithm refuses alg=none and HS256-signed-with-the-public-key forgeries.
-    if header.get("alg") != "RS256":
-        raise AuthError("token algorithm not accepted")
-    try:
-        claims = jwt.decode(
-            token,
-            key=key,
-            algorithms=["RS256"],
-            issuer="clockify",
-            leeway=min(leeway, 60),
-            options={"require": ["iss", "sub"], "verify_aud": False},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise AuthError("token expired") from exc
-    except jwt.InvalidTokenError as exc:
-        raise AuthError("token not valid") from exc
-    if claims.get("type") != "addon":
-        raise AuthError("token type not accepted")
-    if claims.get("sub") != addon_key:
-        raise AuthError("token issued for another add-on")
-    return claims
+    """The verification key from CLOCKIFY_PUBLIC_KEY."""
+    return verifier().key
 
 
 def _verify(token: str | None, kind: TokenKind) -> TokenContext:
-    config = current_app.config
     # Webhook and installation tokens never expire and arrive again and again: the same string verifies
     # the same way while the key is the same, so its claims are kept (only for tokens without exp).
     cache: dict[str, dict[str, Any]] = current_app.extensions.setdefault("closeout_verified_tokens", {})
     claims = cache.get(token or "")
     if claims is None:
-        claims = verify_token(
-            token or "",
-            key=public_key(),
-            addon_key=config["ADDON_KEY"],
-            leeway=int(config["TOKEN_LEEWAY_SECONDS"]),
-        )
+        claims = verifier().verify(token or "")
         if "exp" not in claims:
             _remember(cache, token or "", claims)
-    _check_kind(claims, kind)
-    return TokenContext(
-        kind=kind,
-        claims=claims,
-        token=token or "",
-        workspace_id=_str_or_none(claims.get("workspaceId")),
-        addon_id=_str_or_none(claims.get("addonId")),
-    )
+    check_kind(claims, kind)
+    return context(token or "", claims, kind)
 
 
 def _remember(cache: dict[str, Any], token: str, value: Any) -> None:
@@ -198,23 +58,6 @@ def _remember(cache: dict[str, Any], token: str, value: Any) -> None:
     if len(cache) >= 10_000:
         cache.clear()
     cache[token] = value
-
-
-def _check_kind(claims: dict[str, Any], kind: TokenKind) -> None:
-    """Tell token kinds apart by their claims: every Clockify token shares iss, sub and type.
-
-    Only user tokens carry workspaceRole (platform.md §3.2); without this check a user token, which any
-    member can read from an iframe URL, would pass as a lifecycle token and could uninstall the add-on.
-    """
-    is_user_token = "workspaceRole" in claims
-    if kind is TokenKind.USER and not (is_user_token and claims.get("user") and claims.get("workspaceId")):
-        raise AuthError("a user token is required")
-    if kind is not TokenKind.USER and is_user_token:
-        raise AuthError(f"a user token is not accepted as a {kind.value} token")
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def json_body() -> dict[str, Any]:
@@ -253,12 +96,6 @@ def _bind_to_body(ctx: TokenContext, body: dict[str, Any]) -> str:
     return workspace_id
 
 
-def _stored_installation(workspace_id: str | None) -> Installation | None:
-    if not workspace_id:
-        return None
-    return db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
-
-
 def _check_installation_claims(ctx: TokenContext, installation: Installation | None) -> None:
     if installation is not None and ctx.addon_id and ctx.addon_id != installation.addon_id:
         raise AuthError("token belongs to another installation")
@@ -277,44 +114,14 @@ def verify_lifecycle(installing: bool = False) -> tuple[TokenContext, dict[str, 
         raise AuthError("lifecycle token names no workspace")
     body = json_body()
     workspace_id = _bind_to_body(ctx, body)
-    installation = _stored_installation(workspace_id)
-    _refuse_stored_tokens(token, workspace_id, installation)
+    installation = installations.find(workspace_id)
+    installations.refuse_stored_tokens(token, workspace_id, installation)
     body_addon = body.get("addonId")
     if installation is not None and not installing:
         for addon_id in (ctx.addon_id, body_addon if isinstance(body_addon, str) and body_addon else None):
             if addon_id is not None and addon_id != installation.addon_id:
                 raise AuthError("addonId does not match the installation")
     return ctx, body, installation
-
-
-def _refuse_stored_tokens(token: str, workspace_id: str, installation: Installation | None) -> None:
-    """A lifecycle token is never one Closeout already holds for another purpose.
-
-    Every Clockify token shares iss/sub/type, and webhook tokens (which never expire) can be read by the
-    workspace's admins through the Webhooks API: without this, one would pass as a lifecycle token.
-    """
-    token_digest = digest(token)
-    reused = db.session.scalar(
-        sa.select(WebhookSubscription.id)
-        .where(WebhookSubscription.workspace_id == workspace_id, WebhookSubscription.token_digest == token_digest)
-        .limit(1)
-    )
-    if reused is not None:
-        raise AuthError("a webhook token is not accepted as a lifecycle token")
-    if installation is not None:
-        try:
-            if same_secret(decrypt(installation.token_ciphertext), token):
-                raise AuthError("the installation token is not accepted as a lifecycle token")
-        except DecryptionError:
-            log.error("installation token for workspace %s cannot be decrypted", workspace_id)
-
-
-@dataclass(frozen=True)
-class WebhookTarget:
-    """The installation a verified delivery belongs to, as much of it as intake needs."""
-
-    workspace_id: str
-    is_active: bool
 
 
 def verify_webhook_request(event_type: str) -> tuple[TokenContext, dict[str, Any], str]:
@@ -338,29 +145,10 @@ def verify_webhook_request(event_type: str) -> tuple[TokenContext, dict[str, Any
     digests: dict[str, str] = current_app.extensions.setdefault("closeout_webhook_token_digests", {})
     token_digest = digests.get(token)
     if token_digest is None:
-        token_digest = digest(token)
+        token_digest = installations.token_digest(token)
         if "exp" not in ctx.claims:
             _remember(digests, token, token_digest)
     return ctx, body, token_digest
-
-
-def webhook_target(ctx: TokenContext, event_type: str, token_digest: str) -> WebhookTarget:
-    """The installation whose stored subscription for `event_type` has this token, or a 401."""
-    row = db.session.execute(
-        sa.select(Installation.is_active, Installation.addon_id)
-        .join(WebhookSubscription, WebhookSubscription.workspace_id == Installation.workspace_id)
-        .where(
-            Installation.workspace_id == ctx.workspace_id,
-            WebhookSubscription.event_type == event_type,
-            WebhookSubscription.token_digest == token_digest,
-        )
-        .limit(1)
-    ).first()
-    if row is None:
-        raise AuthError("token does not match a stored webhook of an installed workspace")
-    if ctx.addon_id and ctx.addon_id != row.addon_id:
-        raise AuthError("token belongs to another installation")
-    return WebhookTarget(workspace_id=str(ctx.workspace_id), is_active=bool(row.is_active))
 
 
 def user_token_from_request() -> str | None:
@@ -376,7 +164,7 @@ def user_token_from_request() -> str | None:
 def verify_user() -> tuple[TokenContext, Installation]:
     """Component and UI calls: a user token for an installed workspace."""
     ctx = _verify(user_token_from_request(), TokenKind.USER)
-    installation = _stored_installation(ctx.workspace_id)
+    installation = installations.find(ctx.workspace_id)
     if installation is None:
         raise AuthError("Closeout is not installed on this workspace", status=403)
     _check_installation_claims(ctx, installation)
@@ -393,8 +181,6 @@ def requires_user(admin: bool = False) -> Callable[[F], F]:
             g.auth = ctx
             g.installation = installation
             if not installation.is_active:
-                from .errors import paused_response
-
                 return paused_response()
             if admin and not ctx.is_admin:
                 raise AuthError("Only workspace owners and admins can open this page.", status=403)

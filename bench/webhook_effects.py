@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from addon import handlers
 from addon.extensions import db
-from addon.services import events
+from addon.platform import events
 
 EVENTS = ("NEW_APPROVAL_REQUEST", "APPROVAL_REQUEST_STATUS_UPDATED")
 
@@ -23,7 +24,11 @@ CREATE TABLE IF NOT EXISTS bench_effects (
 """
 
 
-@events.on(*EVENTS)
+def register() -> None:
+    """Called by the worker when CLOSEOUT_EXTRA_CAPABILITIES names this module."""
+    handlers.register_extra(record_effect, *EVENTS)
+
+
 def record_effect(ctx: events.EventContext) -> None:
     """One row per processing, written in the transaction that marks the event done (no unique key: twice shows)."""
     entity_id = str(ctx.payload.get("id"))

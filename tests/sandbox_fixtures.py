@@ -99,7 +99,7 @@ def closeout_live(app: Flask, sandbox: SandboxHandle) -> Iterator[LiveServer]:
         CLOCKIFY_PUBLIC_KEY=sandbox.signer.public_pem,
         FRAME_ANCESTORS=sandbox.url,
     )
-    app.extensions.pop("closeout_public_key", None)
+    app.extensions.pop("closeout_verifier", None)
     sandbox.state.config["ADDON_URL"] = server.url
     server.start()
     yield server

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from addon.crypto import decrypt
 from addon.extensions import db
 from addon.manifest import webhook_paths
-from addon.models import Installation, LifecycleEvent, WebhookSubscription
+from addon.platform.models import Installation, LifecycleEvent, WebhookSubscription
 from tests.conftest import ADDON_ID, OTHER_WORKSPACE_ID, WORKSPACE_ID, installed_body
 
 

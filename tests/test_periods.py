@@ -7,14 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from addon.services import periods
-from addon.services.periods import (
-    PeriodError,
-    last_closed_period,
-    parse_period,
-    period_containing,
-    recent_periods,
-)
+from addon.workspace import periods
+from addon.workspace.periods import PeriodError, last_closed_period, parse_period, period_containing, recent_periods
 
 
 @pytest.mark.parametrize(

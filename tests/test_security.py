@@ -9,7 +9,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from addon.security import Role, role_from_claim
+from addon.tokens import Role, role_from_claim
 from tests.conftest import ADDON_ID, OTHER_WORKSPACE_ID, WORKSPACE_ID
 
 
@@ -112,7 +112,7 @@ def test_user_token_in_the_lifecycle_header_cannot_uninstall_or_pause(app, clien
     assert response.status_code == 401
     with app.app_context():
         from addon.extensions import db
-        from addon.models import Installation
+        from addon.platform.models import Installation
 
         installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=WORKSPACE_ID))
         assert installation is not None and installation.is_active

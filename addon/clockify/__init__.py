@@ -1,6 +1,6 @@
 """Closeout's Clockify API client: typed calls, one error tree, pacing to the rate limit, safe retries."""
 
-from .client import PAGE_SIZES, BulkResult, CallStats, ClockifyClient, invoice_put_body, iso
+from .client import PAGE_SIZES, BulkResult, CallStats, ClockifyClient, invoice_put_body, iso, new_session
 from .errors import (
     BadRequestError,
     ClockifyError,
@@ -41,5 +41,6 @@ __all__ = [
     "invoice_put_body",
     "iso",
     "limiter_for",
+    "new_session",
     "pacing_for",
 ]

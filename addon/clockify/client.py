@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import itertools
 import logging
 import random
@@ -16,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from . import payloads as p
 from .errors import (
@@ -36,6 +38,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 TOKEN_HEADER = "X-Addon-Token"  # noqa: S105 (a header name)
+USER_AGENT = "Closeout (Clockify add-on)"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
 
 # Largest page size per list. The API reference documents a maximum only for time-off lists (200) and
@@ -84,6 +87,27 @@ class CallStats:
     retries: int = 0
     rate_limited: int = 0
     waited: float = 0.0
+
+
+class _Headers(dict[str, str]):
+    """Request headers whose printed form never shows the token (repr of a client, a debugger, a log)."""
+
+    def __repr__(self) -> str:
+        return repr({k: "[redacted]" if k == TOKEN_HEADER else v for k, v in self.items()})
+
+    __str__ = __repr__
+
+
+def new_session(pool_size: int = 32) -> requests.Session:
+    """A session for Clockify calls: keeps connections open, never retries or stores cookies on its own."""
+    session = requests.Session()
+    # No hidden urllib3 retries: every retry decision is made (and paced) by the client.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    # Clockify's API sets no cookies Closeout needs; a shared session must not carry one caller's to another.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
 
 
 def iso(value: datetime | date | str) -> str:
@@ -165,15 +189,10 @@ class ClockifyClient:
         self._bucket = bucket or workspace_id
         self._stats_lock = threading.Lock()
         self._own_session = session is None
-        self._session = session or requests.Session()
-        if self._own_session:
-            # No hidden urllib3 retries: every retry decision is made (and paced) here.
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-            self._session.mount("http://", adapter)
-            self._session.mount("https://", adapter)
-        self._session.headers.update(
-            {TOKEN_HEADER: token, "Accept": "application/json", "User-Agent": "Closeout (Clockify add-on)"}
-        )
+        self._session = session or new_session(pool_size)
+        # Sent with each request rather than set on the session: one session (and its open connections)
+        # may serve the installation's and its users' tokens alike.
+        self._headers = _Headers({TOKEN_HEADER: token, "Accept": "application/json", "User-Agent": USER_AGENT})
 
     def __repr__(self) -> str:
         return f"ClockifyClient(api_url={self.api_url!r}, workspace_id={self.workspace_id!r})"
@@ -220,7 +239,13 @@ class ClockifyClient:
             # No redirects: requests would carry X-Addon-Token to whatever host a 3xx names, and turn a
             # redirected POST into a GET whose 200 looks like success.
             response = self._session.request(
-                method, url, params=params, json=body, timeout=self.timeout, allow_redirects=False
+                method,
+                url,
+                params=params,
+                json=body,
+                headers=self._headers,
+                timeout=self.timeout,
+                allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
             raise _transport_error(exc, method, path) from exc
@@ -1032,8 +1057,6 @@ def _transport_error(exc: requests.exceptions.RequestException, method: str, pat
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
-
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

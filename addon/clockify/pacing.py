@@ -11,6 +11,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 log = logging.getLogger(__name__)
 
 # Clockify allows 50 requests/second per add-on per workspace (clockify-api-v1.txt "Rate limiting").
@@ -263,18 +267,12 @@ class RedisLimiter:
 
     @classmethod
     def from_url(cls, url: str, rate: float, burst: int = 1, **kwargs: Any) -> RedisLimiter:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         # Fail fast: pacing falls back to in-process while Redis is away (see _eval).
         client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
         return cls(client, rate, burst, **kwargs)
 
     def _eval(self, script: Any, keys: list[str], args: list[Any]) -> int | None:
         """Run a script; None (and in-process pacing) while Redis is unreachable."""
-        import redis
-
         if self._degraded and time.monotonic() < self._retry_redis_at:
             return None
         try:

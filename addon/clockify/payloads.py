@@ -14,10 +14,17 @@ _DURATION = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp as an aware UTC datetime (naive ones are UTC: Clockify speaks UTC)."""
+    """An ISO-8601 timestamp (or a datetime) as an aware UTC datetime; naive ones are UTC: Clockify speaks UTC.
+
+    The one timestamp reader of Closeout: payloads, mirrors and templates all go through it.
+    """
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip().replace("Z", "+00:00")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -64,7 +71,18 @@ def to_int(value: Any) -> int | None:
     return None
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def short_text(value: Any, limit: int = 200) -> str | None:
+    """A non-empty string cut to `limit` characters, or None for anything else."""
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def raw_of(item: Any) -> dict[str, Any]:
+    """The JSON object behind a parsed payload (the dataclasses here keep it as `.raw`), or {}."""
+    raw = getattr(item, "raw", item)
+    return raw if isinstance(raw, dict) else {}
+
+
+def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -100,11 +118,11 @@ class User:
 
     @property
     def time_zone(self) -> str | None:
-        return _str(_dict(self.raw.get("settings")), "timeZone")
+        return _str(as_dict(self.raw.get("settings")), "timeZone")
 
     @property
     def week_start(self) -> str | None:
-        return _str(_dict(self.raw.get("settings")), "weekStart")
+        return _str(as_dict(self.raw.get("settings")), "weekStart")
 
 
 @dataclass(frozen=True)
@@ -133,13 +151,13 @@ class Workspace:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return _dict(self.raw.get("workspaceSettings"))
+        return as_dict(self.raw.get("workspaceSettings"))
 
     @property
     def currency(self) -> str | None:
         currencies = _list(self.raw.get("currencies"))
         default = next((c for c in currencies if isinstance(c, dict) and c.get("isDefault")), None)
-        return _str(_dict(default), "code") or _str(_dict(self.raw.get("hourlyRate")), "currency")
+        return _str(as_dict(default), "code") or _str(as_dict(self.raw.get("hourlyRate")), "currency")
 
 
 @dataclass(frozen=True)
@@ -228,10 +246,10 @@ class ApprovalRequest:
     def from_api(cls, data: Any) -> ApprovalRequest:
         d = _obj(data)
         # The listing wraps the request with its totals; create/update return the request itself.
-        request = _dict(d.get("approvalRequest")) or d
-        owner = _dict(request.get("owner"))
-        status = _dict(request.get("status"))
-        dates = _dict(request.get("dateRange"))
+        request = as_dict(d.get("approvalRequest")) or d
+        owner = as_dict(request.get("owner"))
+        status = as_dict(request.get("status"))
+        dates = as_dict(request.get("dateRange"))
         return cls(
             id=str(request.get("id") or ""),
             user_id=_str(owner, "userId"),
@@ -269,8 +287,8 @@ class TimeEntry:
     @classmethod
     def from_api(cls, data: Any) -> TimeEntry:
         d = _obj(data)
-        interval = _dict(d.get("timeInterval"))
-        project = _dict(d.get("project"))
+        interval = as_dict(d.get("timeInterval"))
+        project = as_dict(d.get("project"))
         return cls(
             id=str(d.get("id") or d.get("_id") or ""),
             user_id=_str(d, "userId"),
@@ -363,7 +381,7 @@ class Assignment:
     @classmethod
     def from_api(cls, data: Any) -> Assignment:
         d = _obj(data)
-        period = _dict(d.get("period"))
+        period = as_dict(d.get("period"))
         hours = d.get("hoursPerDay")
         return cls(
             id=str(d.get("id") or ""),
@@ -390,7 +408,7 @@ class Holiday:
     @classmethod
     def from_api(cls, data: Any) -> Holiday:
         d = _obj(data)
-        dates = _dict(d.get("datePeriod"))
+        dates = as_dict(d.get("datePeriod"))
         return cls(
             str(d.get("id") or ""),
             _str(d, "name"),
@@ -415,12 +433,12 @@ class TimeOffRequest:
     @classmethod
     def from_api(cls, data: Any) -> TimeOffRequest:
         d = _obj(data)
-        period = _dict(_dict(d.get("timeOffPeriod")).get("period"))
+        period = as_dict(as_dict(d.get("timeOffPeriod")).get("period"))
         return cls(
             str(d.get("id") or ""),
             _str(d, "userId"),
             _str(d, "policyId"),
-            _str(_dict(d.get("status")), "statusType"),
+            _str(as_dict(d.get("status")), "statusType"),
             parse_datetime(period.get("start")),
             parse_datetime(period.get("end")),
             bool(d.get("halfDay")),

@@ -8,7 +8,7 @@ Create Date: 2026-11-29 18:56:24.517455
 from alembic import op
 import sqlalchemy as sa
 
-import addon.models
+import addon.extensions
 
 
 # revision identifiers, used by Alembic.
@@ -29,7 +29,7 @@ def upgrade():
     sa.Column('subject_type', sa.String(length=64), nullable=False),
     sa.Column('subject_id', sa.String(length=64), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=True),
-    sa.Column('created_at', addon.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entries'))
     )
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
@@ -45,8 +45,8 @@ def upgrade():
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('received_at', addon.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('processed_at', addon.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', addon.extensions.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_events')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_inbox_events_dedupe_key'))
     )
@@ -65,10 +65,10 @@ def upgrade():
     sa.Column('addon_user_id', sa.String(length=64), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('clockify_settings', sa.JSON(), nullable=True),
-    sa.Column('installed_at', addon.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', addon.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('status_changed_at', addon.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('settings_updated_at', addon.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('installed_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status_changed_at', addon.extensions.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('settings_updated_at', addon.extensions.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_installations')),
     sa.UniqueConstraint('workspace_id', name=op.f('uq_installations_workspace_id'))
     )
@@ -77,7 +77,7 @@ def upgrade():
     sa.Column('workspace_id', sa.String(length=64), nullable=False),
     sa.Column('event_type', sa.String(length=32), nullable=False),
     sa.Column('payload_ciphertext', sa.Text(), nullable=False),
-    sa.Column('received_at', addon.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lifecycle_events'))
     )
     with op.batch_alter_table('lifecycle_events', schema=None) as batch_op:
@@ -91,7 +91,7 @@ def upgrade():
     sa.Column('new_value', sa.JSON(), nullable=True),
     sa.Column('changed_by', sa.String(length=64), nullable=True),
     sa.Column('changed_by_name', sa.String(length=200), nullable=True),
-    sa.Column('changed_at', addon.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_setting_changes'))
     )
     with op.batch_alter_table('setting_changes', schema=None) as batch_op:
@@ -105,7 +105,7 @@ def upgrade():
     sa.Column('path', sa.String(length=500), nullable=False),
     sa.Column('clockify_webhook_id', sa.String(length=64), nullable=True),
     sa.Column('token_ciphertext', sa.Text(), nullable=False),
-    sa.Column('created_at', addon.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_subscriptions')),
     sa.UniqueConstraint('workspace_id', 'event_type', 'source', name=op.f('uq_webhook_subscriptions_workspace_id_event_type_source'))
     )
@@ -117,7 +117,7 @@ def upgrade():
     sa.Column('workspace_id', sa.String(length=64), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('value', sa.JSON(), nullable=False),
-    sa.Column('updated_at', addon.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_by', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workspace_settings')),
     sa.UniqueConstraint('workspace_id', 'key', name=op.f('uq_workspace_settings_workspace_id_key'))

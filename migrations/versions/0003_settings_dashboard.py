@@ -8,7 +8,7 @@ Create Date: 2026-11-29 19:10:00
 from alembic import op
 import sqlalchemy as sa
 
-import addon.models
+import addon.extensions
 
 
 # revision identifiers, used by Alembic.
@@ -24,7 +24,7 @@ def upgrade():
     sa.Column('workspace_id', sa.String(length=64), nullable=False),
     sa.Column('scope', sa.String(length=100), nullable=False),
     sa.Column('value', sa.JSON(), nullable=False),
-    sa.Column('fetched_at', addon.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fetched_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_preference_cache')),
     sa.UniqueConstraint('workspace_id', 'scope', name=op.f('uq_preference_cache_workspace_id_scope'))
     )
@@ -38,8 +38,8 @@ def upgrade():
     sa.Column('period_end', sa.Date(), nullable=False),
     sa.Column('period_kind', sa.String(length=16), nullable=False),
     sa.Column('figures', sa.JSON(), nullable=False),
-    sa.Column('refreshed_at', addon.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('stale_since', addon.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('refreshed_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('stale_since', addon.extensions.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dashboard_snapshots')),
     sa.UniqueConstraint('workspace_id', 'period_start', name=op.f('uq_dashboard_snapshots_workspace_id_period_start'))
     )

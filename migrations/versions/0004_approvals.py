@@ -8,7 +8,7 @@ Create Date: 2026-11-29 19:15:00
 from alembic import op
 import sqlalchemy as sa
 
-import addon.models
+import addon.extensions
 
 
 revision = '0004'
@@ -28,7 +28,7 @@ def upgrade():
     sa.Column('period_end', sa.Date(), nullable=False),
     sa.Column('state', sa.String(length=32), nullable=False),
     sa.Column('status_note', sa.Text(), nullable=True),
-    sa.Column('status_updated_at', addon.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status_updated_at', addon.extensions.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status_updated_by', sa.String(length=64), nullable=True),
     sa.Column('status_updated_by_name', sa.String(length=200), nullable=True),
     sa.Column('tracked_seconds', sa.Integer(), nullable=False),
@@ -37,7 +37,7 @@ def upgrade():
     sa.Column('expense_total', sa.Float(), nullable=False),
     sa.Column('entry_stats', sa.JSON(), nullable=True),
     sa.Column('has_details', sa.Boolean(), nullable=False),
-    sa.Column('synced_at', addon.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('synced_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_approval_requests')),
     sa.UniqueConstraint('workspace_id', 'clockify_id', name=op.f('uq_approval_requests_workspace_id_clockify_id'))
     )
@@ -57,7 +57,7 @@ def upgrade():
     sa.Column('outcome', sa.String(length=32), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('is_dry_run', sa.Boolean(), nullable=False),
-    sa.Column('created_at', addon.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_auto_approval_evaluations'))
     )
     with op.batch_alter_table('auto_approval_evaluations', schema=None) as batch_op:
@@ -75,8 +75,8 @@ def upgrade():
     sa.Column('period_kind', sa.String(length=16), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('user_token_ciphertext', sa.Text(), nullable=True),
-    sa.Column('created_at', addon.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', addon.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', addon.extensions.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', addon.extensions.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_decision_jobs'))
     )
     with op.batch_alter_table('decision_jobs', schema=None) as batch_op:
@@ -92,7 +92,7 @@ def upgrade():
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('acted_as', sa.String(length=16), nullable=True),
-    sa.Column('finished_at', addon.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', addon.extensions.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['job_id'], ['decision_jobs.id'], name=op.f('fk_decision_items_job_id_decision_jobs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_decision_items'))
     )

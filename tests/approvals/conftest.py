@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from addon.approvals import mirror
 from addon.extensions import db
-from addon.models import Installation, WorkspaceSetting
-from addon.services import approvals
-from addon.services.installations import client_for
-from addon.services.periods import Period, last_closed_period
+from addon.platform.clients import clients_for
+from addon.platform.models import Installation
+from addon.settings.models import WorkspaceSetting
+from addon.workspace.directory import forget_directory
+from addon.workspace.periods import Period, last_closed_period
 
 
 @pytest.fixture
@@ -22,8 +24,8 @@ def demo(app: Flask, installed: Any) -> Iterator[dict[str, Any]]:
     with app.app_context():
         installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=installed.workspace_id))
         assert installation is not None
-        approvals.forget_directory(installation.workspace_id)
-        client = client_for(installation, app.config)
+        forget_directory(installation.workspace_id)
+        client = clients_for(app).for_installation(installation)
         yield {
             "installation": installation,
             "client": client,
@@ -31,14 +33,14 @@ def demo(app: Flask, installed: Any) -> Iterator[dict[str, Any]]:
             "week": last_closed_period(date.today(), "WEEKLY", "MONDAY"),
         }
         db.session.rollback()
-        approvals.forget_directory(installation.workspace_id)
+        forget_directory(installation.workspace_id)
 
 
 @pytest.fixture
 def synced(demo: dict[str, Any]) -> dict[str, Any]:
     """The demo workspace's requests of the last closed week read into the mirror."""
-    fetched = approvals.fetch_requests(demo["client"], demo["week"].start)
-    approvals.store_requests(demo["workspace_id"], fetched)
+    fetched = mirror.fetch_requests(demo["client"], demo["week"].start)
+    mirror.store_requests(demo["workspace_id"], fetched)
     db.session.commit()
     return demo
 

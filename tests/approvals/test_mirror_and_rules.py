@@ -8,11 +8,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from addon import exceptions
+from addon.approvals import auto, decisions, mirror
+from addon.approvals import queue as queues
+from addon.approvals.models import ApprovalRequestRecord
 from addon.extensions import db
-from addon.models import ApprovalRequestRecord
-from addon.security import Role
-from addon.services import approvals, auto_approval
-from addon.services.periods import Period
+from addon.tokens import Role
+from addon.workspace.directory import Directory
+from addon.workspace.periods import Period
 
 WS = "ws-alpha-0001"
 WEEK = Period(date(2026, 11, 16), date(2026, 11, 22), "WEEKLY")
@@ -63,22 +66,22 @@ def ctx(app):
 
 
 def test_durations_read_iso_8601_and_refuse_garbage():
-    assert approvals.parse_duration("PT1H30M") == 5400
-    assert approvals.parse_duration("P1DT2H") == 93600
-    assert approvals.parse_duration("PT0.5H") == 1800
-    assert approvals.parse_duration("nonsense") == 0
-    assert approvals.parse_duration(None) == 0
+    assert mirror.parse_duration("PT1H30M") == 5400
+    assert mirror.parse_duration("P1DT2H") == 93600
+    assert mirror.parse_duration("PT0.5H") == 1800
+    assert mirror.parse_duration("nonsense") == 0
+    assert mirror.parse_duration(None) == 0
 
 
 def test_a_request_body_becomes_calendar_days_of_the_owners_period():
-    data = approvals.parse_request(request_body())
+    data = mirror.parse_request(request_body())
     assert data is not None
     assert (data.period_start, data.period_end) == (WEEK.start, WEEK.end)
     assert data.state == "PENDING"
 
 
 def test_the_webhook_spelling_of_the_owners_time_zone_is_accepted():
-    data = approvals.parse_request(request_body(time_zone_key="timezone"))
+    data = mirror.parse_request(request_body(time_zone_key="timezone"))
     assert data is not None and data.time_zone == "UTC"
 
 
@@ -87,16 +90,16 @@ def test_the_webhook_spelling_of_the_owners_time_zone_is_accepted():
     [{}, {"id": "x"}, {**request_body(), "status": {"state": "EXPLODED"}}, {**request_body(), "owner": "nobody"}],
 )
 def test_a_request_body_without_what_the_queue_needs_is_ignored(broken):
-    assert approvals.parse_request(broken) is None
+    assert mirror.parse_request(broken) is None
 
 
 def test_an_older_status_never_overwrites_a_newer_one(ctx):
-    newer = approvals.parse_request(request_body(state="APPROVED", updated_at="2026-11-24T10:00:00Z"))
-    older = approvals.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
+    newer = mirror.parse_request(request_body(state="APPROVED", updated_at="2026-11-24T10:00:00Z"))
+    older = mirror.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
     assert newer and older
-    approvals.record_request(WS, newer)
+    mirror.record_request(WS, newer)
     db.session.flush()
-    record = approvals.record_request(WS, older, details())
+    record = mirror.record_request(WS, older, details())
     db.session.flush()
     assert record.state == "APPROVED"
     assert record.tracked_seconds == 40 * 3600  # the totals of a fresh listing are still taken
@@ -104,10 +107,10 @@ def test_an_older_status_never_overwrites_a_newer_one(ctx):
 
 
 def test_an_older_status_from_a_worker_holding_a_stale_read_does_not_land_after_a_newer_one(ctx):
-    first = approvals.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
-    older = approvals.parse_request(request_body(state="WITHDRAWN_SUBMISSION", updated_at="2026-11-24T08:00:00Z"))
+    first = mirror.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
+    older = mirror.parse_request(request_body(state="WITHDRAWN_SUBMISSION", updated_at="2026-11-24T08:00:00Z"))
     assert first and older
-    approvals.record_request(WS, first)
+    mirror.record_request(WS, first)
     db.session.commit()
     stale = db.session.scalar(sa.select(ApprovalRequestRecord).filter_by(clockify_id="ar-1"))
     assert stale.state == "PENDING"  # this worker has read the row ...
@@ -116,10 +119,10 @@ def test_an_older_status_from_a_worker_holding_a_stale_read_does_not_land_after_
         other.execute(
             sa.update(ApprovalRequestRecord)
             .where(ApprovalRequestRecord.clockify_id == "ar-1")
-            .values(state="APPROVED", status_updated_at=approvals.parse_instant("2026-11-24T10:00:00Z"))
+            .values(state="APPROVED", status_updated_at=mirror.parse_instant("2026-11-24T10:00:00Z"))
         )
 
-    record = approvals.record_request(WS, older)
+    record = mirror.record_request(WS, older)
     db.session.commit()
 
     assert record.state == "APPROVED"
@@ -128,13 +131,13 @@ def test_an_older_status_from_a_worker_holding_a_stale_read_does_not_land_after_
 
 
 def test_a_reread_of_the_same_status_writes_nothing(ctx):
-    same = approvals.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
+    same = mirror.parse_request(request_body(state="PENDING", updated_at="2026-11-23T09:00:00Z"))
     assert same
-    record = approvals.record_request(WS, same)
+    record = mirror.record_request(WS, same)
     db.session.commit()
     synced = record.synced_at
 
-    approvals.record_request(WS, same)
+    mirror.record_request(WS, same)
 
     assert not db.session.is_modified(record)
     assert record.synced_at == synced
@@ -146,15 +149,15 @@ def test_entries_give_flags_for_long_days_missing_projects_and_overlaps(ctx):
         entry("2026-11-17T09:00:00Z", "2026-11-17T12:00:00Z", project=None),
         entry("2026-11-17T11:00:00Z", "2026-11-17T13:00:00Z"),
     ]
-    data = approvals.parse_request(request_body())
+    data = mirror.parse_request(request_body())
     assert data
-    record = approvals.record_request(WS, data, details(entries=entries))
-    assert approvals.flags_for(record, max_daily_hours=12) == ["over_daily_max", "no_project", "overlap"]
-    assert approvals.flags_for(record, max_daily_hours=14) == ["no_project", "overlap"]
+    record = mirror.record_request(WS, data, details(entries=entries))
+    assert queues.flags_for(record, max_daily_hours=12) == ["over_daily_max", "no_project", "overlap"]
+    assert queues.flags_for(record, max_daily_hours=14) == ["no_project", "overlap"]
 
 
-def directory() -> approvals.Directory:
-    return approvals.Directory(
+def directory() -> Directory:
+    return Directory(
         users={u: {"id": u, "name": f"Person {u}", "status": "ACTIVE"} for u in ("u-1", "u-2", "u-3", "tm-1")},
         groups=[
             {"id": "g-1", "name": "Team one", "userIds": ["u-1", "tm-1"], "teamManagers": [{"id": "tm-1"}]},
@@ -164,9 +167,9 @@ def directory() -> approvals.Directory:
 
 
 def test_owners_see_everyone_managers_their_groups_members_themselves():
-    owner = approvals.scope_for(approvals.Viewer("o", Role.OWNER), directory())
-    manager = approvals.scope_for(approvals.Viewer("tm-1", Role.TEAM_MANAGER), directory())
-    member = approvals.scope_for(approvals.Viewer("u-3", Role.MEMBER), directory())
+    owner = queues.scope_for(queues.Viewer("o", Role.OWNER), directory())
+    manager = queues.scope_for(queues.Viewer("tm-1", Role.TEAM_MANAGER), directory())
+    member = queues.scope_for(queues.Viewer("u-3", Role.MEMBER), directory())
     assert owner.sees("u-2") and owner.may_decide("u-2")
     assert manager.sees("u-1") and manager.may_decide("u-1")
     assert not manager.sees("u-2") and not manager.may_decide("u-2")
@@ -176,16 +179,16 @@ def test_owners_see_everyone_managers_their_groups_members_themselves():
 
 def seed_period(ctx_records: list[tuple[str, str, str]]) -> None:
     for request_id, user_id, state in ctx_records:
-        data = approvals.parse_request(request_body(request_id, user_id, state))
+        data = mirror.parse_request(request_body(request_id, user_id, state))
         assert data
-        approvals.record_request(WS, data, details())
+        mirror.record_request(WS, data, details())
     db.session.flush()
 
 
 def test_the_queue_shows_a_manager_only_their_team_with_plan_against_actual(ctx):
     seed_period([("ar-1", "u-1", "PENDING"), ("ar-2", "u-2", "PENDING"), ("ar-3", "u-3", "APPROVED")])
-    scope = approvals.scope_for(approvals.Viewer("tm-1", Role.TEAM_MANAGER), directory())
-    queue = approvals.build_queue(WS, WEEK, scope, directory(), {"u-1": 32 * 3600}, approvals.QueueFilters())
+    scope = queues.scope_for(queues.Viewer("tm-1", Role.TEAM_MANAGER), directory())
+    queue = queues.build_queue(WS, WEEK, scope, directory(), {"u-1": 32 * 3600}, queues.QueueFilters())
     assert [r.record.clockify_id for r in queue.rows] == ["ar-1"]
     row = queue.rows[0]
     assert row.variance_seconds == 8 * 3600
@@ -194,63 +197,61 @@ def test_the_queue_shows_a_manager_only_their_team_with_plan_against_actual(ctx)
 
 def test_the_queue_filters_sorts_and_pages(ctx):
     seed_period([(f"ar-{i}", f"u-{i % 3 + 1}", "PENDING" if i % 2 else "APPROVED") for i in range(7)])
-    scope = approvals.scope_for(approvals.Viewer("o", Role.OWNER), directory())
-    pending = approvals.build_queue(
-        WS, WEEK, scope, directory(), {}, approvals.QueueFilters(status="PENDING"), page_size=2
-    )
+    scope = queues.scope_for(queues.Viewer("o", Role.OWNER), directory())
+    pending = queues.build_queue(WS, WEEK, scope, directory(), {}, queues.QueueFilters(status="PENDING"), page_size=2)
     assert pending.total == 3 and pending.pages == 2 and len(pending.rows) == 2
     assert pending.counts["APPROVED"] == 4
-    in_group = approvals.build_queue(WS, WEEK, scope, directory(), {}, approvals.QueueFilters(group_id="g-2"))
+    in_group = queues.build_queue(WS, WEEK, scope, directory(), {}, queues.QueueFilters(group_id="g-2"))
     assert {r.record.user_id for r in in_group.rows} == {"u-2"}
-    by_manager = approvals.build_queue(WS, WEEK, scope, directory(), {}, approvals.QueueFilters(manager_id="tm-1"))
+    by_manager = queues.build_queue(WS, WEEK, scope, directory(), {}, queues.QueueFilters(manager_id="tm-1"))
     assert {r.record.user_id for r in by_manager.rows} == {"u-1"}
-    sorted_desc = approvals.build_queue(
-        WS, WEEK, scope, directory(), {}, approvals.QueueFilters(sort="period", descending=True)
+    sorted_desc = queues.build_queue(
+        WS, WEEK, scope, directory(), {}, queues.QueueFilters(sort="period", descending=True)
     )
     assert sorted_desc.total == 7
 
 
 def test_filters_from_hostile_query_values_fall_back_to_defaults():
-    filters = approvals.parse_filters({"status": "DROP TABLE", "sort": "__class__", "page": "-5", "order": "x"})
+    filters = queues.parse_filters({"status": "DROP TABLE", "sort": "__class__", "page": "-5", "order": "x"})
     assert (filters.status, filters.sort, filters.page, filters.descending) == ("", "user", 1, False)
 
 
 def test_rejecting_needs_a_note_and_managers_cannot_decide_other_teams(ctx):
     seed_period([("ar-1", "u-1", "PENDING"), ("ar-2", "u-2", "PENDING")])
-    manager = approvals.Viewer("tm-1", Role.TEAM_MANAGER)
-    scope = approvals.scope_for(manager, directory())
-    with pytest.raises(approvals.ApprovalError, match="note"):
-        approvals.start_decisions(WS, manager, scope, "reject", ["ar-1"], "  ")
-    with pytest.raises(approvals.ApprovalError) as refused:
-        approvals.start_decisions(WS, manager, scope, "approve", ["ar-1", "ar-2"], "")
+    manager = queues.Viewer("tm-1", Role.TEAM_MANAGER)
+    scope = queues.scope_for(manager, directory())
+    with pytest.raises(exceptions.ApprovalError, match="note"):
+        decisions.start_decisions(WS, manager, scope, "reject", ["ar-1"], "  ")
+    with pytest.raises(exceptions.ApprovalError) as refused:
+        decisions.start_decisions(WS, manager, scope, "approve", ["ar-1", "ar-2"], "")
     assert refused.value.status == 403
-    job = approvals.start_decisions(WS, manager, scope, "approve", ["ar-1"], "fine")
-    progress = approvals.job_progress(WS, job.id)
+    job = decisions.start_decisions(WS, manager, scope, "approve", ["ar-1"], "fine")
+    progress = decisions.job_progress(WS, job.id)
     assert (progress.total, progress.pending, progress.job.note) == (1, 1, "fine")
 
 
 def test_only_pending_requests_can_be_approved_and_only_approved_ones_withdrawn(ctx):
     seed_period([("ar-1", "u-1", "APPROVED")])
-    owner = approvals.Viewer("o", Role.OWNER)
-    scope = approvals.scope_for(owner, directory())
-    with pytest.raises(approvals.ApprovalError, match="not pending"):
-        approvals.start_decisions(WS, owner, scope, "approve", ["ar-1"], "")
-    assert approvals.start_decisions(WS, owner, scope, "withdraw", ["ar-1"], "").action == "withdraw"
+    owner = queues.Viewer("o", Role.OWNER)
+    scope = queues.scope_for(owner, directory())
+    with pytest.raises(exceptions.ApprovalError, match="not pending"):
+        decisions.start_decisions(WS, owner, scope, "approve", ["ar-1"], "")
+    assert decisions.start_decisions(WS, owner, scope, "withdraw", ["ar-1"], "").action == "withdraw"
 
 
-RULES = auto_approval.Rules(
+RULES = auto.Rules(
     enabled=True, dry_run=False, tolerance_percent=10, max_hours_per_day=10, require_project=True, user_groups=()
 )
 
 
 def pending_record(entries: list[dict[str, Any]] | None = None, tracked: str = "PT40H") -> ApprovalRequestRecord:
-    data = approvals.parse_request(request_body())
+    data = mirror.parse_request(request_body())
     assert data
-    return approvals.record_request(WS, data, details(tracked=tracked, entries=entries))
+    return mirror.record_request(WS, data, details(tracked=tracked, entries=entries))
 
 
 def test_a_timesheet_within_tolerance_and_rules_passes(ctx):
-    verdict = auto_approval.evaluate(pending_record(), RULES, 38 * 3600, set())
+    verdict = auto.evaluate(pending_record(), RULES, 38 * 3600, set())
     assert verdict.passes, verdict.reason
     assert verdict.inputs["variance_percent"] == pytest.approx(5.26, abs=0.01)
 
@@ -262,17 +263,17 @@ def test_a_timesheet_within_tolerance_and_rules_passes(ctx):
         (0, None, set(), RULES, "nothing was scheduled"),
         (40, [entry("2026-11-16T06:00:00Z", "2026-11-16T17:00:00Z")], set(), RULES, "a day has"),
         (40, [entry("2026-11-16T09:00:00Z", "2026-11-16T10:00:00Z", project=None)], set(), RULES, "no project"),
-        (40, None, {"g-9"}, auto_approval.Rules(**{**RULES.__dict__, "user_groups": ("g-1",)}), "no user group"),
+        (40, None, {"g-9"}, auto.Rules(**{**RULES.__dict__, "user_groups": ("g-1",)}), "no user group"),
     ],
 )
 def test_a_timesheet_breaking_a_rule_is_held_with_the_reason(ctx, scheduled_hours, entries, groups, rules, reason):
-    verdict = auto_approval.evaluate(pending_record(entries), rules, scheduled_hours * 3600, groups)
+    verdict = auto.evaluate(pending_record(entries), rules, scheduled_hours * 3600, groups)
     assert not verdict.passes
     assert reason in verdict.reason
 
 
 def test_the_rule_name_in_the_note_says_what_was_checked():
-    assert auto_approval.approval_note(RULES) == (
+    assert auto.approval_note(RULES) == (
         "Auto-approved by Closeout: within 10% of scheduled hours, no day over 10 h, a project on every entry, "
         "no overlapping entries."
     )
@@ -289,6 +290,6 @@ def test_the_rule_name_in_the_note_says_what_was_checked():
 def test_a_weekly_range_is_the_same_seven_days_however_clockify_stamps_it(zone, start, end):
     body = request_body(start=start, end=end)
     body["owner"]["timeZone"] = zone
-    data = approvals.parse_request(body)
+    data = mirror.parse_request(body)
     assert data is not None
     assert (data.period_start, data.period_end) == (WEEK.start, WEEK.end)

@@ -5,23 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import current_app
 
+from addon import exceptions
+from addon.approvals import auto, decisions, mirror
+from addon.approvals import handlers as approval_handlers
+from addon.approvals import queue as queues
+from addon.approvals.models import AutoApprovalEvaluation
 from addon.extensions import db
-from addon.models import AuditEntry, AutoApprovalEvaluation
-from addon.security import Role
-from addon.services import approvals, auto_approval
+from addon.platform.clients import clients_for
+from addon.platform.models import AuditEntry
+from addon.tokens import Role, verifier_for
+from addon.workspace import totals
+from addon.workspace.directory import cache_key_for, load_directory
 
 from .conftest import sandbox_request
 
 pytestmark = pytest.mark.sandbox
 
 
-def viewer_scope(demo: dict[str, Any], user_id: str, role: Role) -> tuple[approvals.Viewer, approvals.Scope]:
-    directory = approvals.load_directory(
-        demo["workspace_id"], demo["client"], approvals.cache_key_for(demo["installation"])
-    )
-    viewer = approvals.Viewer(user_id, role, directory.name(user_id))
-    return viewer, approvals.scope_for(viewer, directory)
+def run_job(job_id: int) -> None:
+    """Run a decision job here, as the worker's task does."""
+    app = current_app._get_current_object()
+    decisions.run_decision_job(job_id, clients_for(app), verifier_for(app))
+
+
+def viewer_scope(demo: dict[str, Any], user_id: str, role: Role) -> tuple[queues.Viewer, queues.Scope]:
+    directory = load_directory(demo["workspace_id"], demo["client"], cache_key_for(demo["installation"]))
+    viewer = queues.Viewer(user_id, role, directory.name(user_id))
+    return viewer, queues.scope_for(viewer, directory)
 
 
 def first_user_with_role(sandbox: Any, workspace_id: str, role: str) -> str:
@@ -33,12 +45,10 @@ def first_user_with_role(sandbox: Any, workspace_id: str, role: str) -> str:
 def test_the_last_closed_week_has_its_requests_with_totals_and_scheduled_hours(synced, request_log):
     demo = synced
     _, scope = viewer_scope(demo, "owner", Role.OWNER)
-    directory = approvals.load_directory(
-        demo["workspace_id"], demo["client"], approvals.cache_key_for(demo["installation"])
-    )
-    scheduled = approvals.scheduled_seconds(demo["client"], demo["week"], "UTC")
-    queue = approvals.build_queue(
-        demo["workspace_id"], demo["week"], scope, directory, scheduled, approvals.QueueFilters(status="PENDING")
+    directory = load_directory(demo["workspace_id"], demo["client"], cache_key_for(demo["installation"]))
+    scheduled = totals.scheduled_seconds(demo["client"], demo["week"], "UTC")
+    queue = queues.build_queue(
+        demo["workspace_id"], demo["week"], scope, directory, scheduled, queues.QueueFilters(status="PENDING")
     )
     assert queue.total >= 30
     assert all(r.record.has_details and r.record.tracked_seconds > 0 for r in queue.rows)
@@ -48,12 +58,10 @@ def test_the_last_closed_week_has_its_requests_with_totals_and_scheduled_hours(s
 
 def test_reading_a_period_takes_a_handful_of_calls_not_one_per_row(demo, request_log, sandbox):
     sandbox.control("DELETE", "/requests")
-    fetched = approvals.fetch_requests(demo["client"], demo["week"].start)
-    approvals.store_requests(demo["workspace_id"], fetched)
-    directory = approvals.load_directory(
-        demo["workspace_id"], demo["client"], approvals.cache_key_for(demo["installation"]), fresh=True
-    )
-    approvals.scheduled_seconds(demo["client"], demo["week"], "UTC")
+    fetched = mirror.fetch_requests(demo["client"], demo["week"].start)
+    mirror.store_requests(demo["workspace_id"], fetched)
+    directory = load_directory(demo["workspace_id"], demo["client"], cache_key_for(demo["installation"]), fresh=True)
+    totals.scheduled_seconds(demo["client"], demo["week"], "UTC")
     calls = request_log()
     assert len(fetched) >= 30
     assert len(calls) <= 6, [c.get("path") for c in calls]
@@ -67,24 +75,22 @@ def test_a_team_manager_sees_and_decides_only_the_groups_they_manage(synced, san
     with sandbox.world.lock:
         managed = sandbox.world.workspaces[demo["workspace_id"]].managed_user_ids(manager_id) - {manager_id}
     assert scope.decidable == frozenset(managed)
-    records = approvals.period_records(demo["workspace_id"], demo["week"])
+    records = queues.period_records(demo["workspace_id"], demo["week"])
     others = [r for r in records if r.user_id not in managed and r.state == "PENDING"]
     assert others, "the demo has pending requests outside this manager's teams"
-    with pytest.raises(approvals.ApprovalError) as refused:
-        approvals.start_decisions(demo["workspace_id"], manager, scope, "approve", [others[0].clockify_id], "")
+    with pytest.raises(exceptions.ApprovalError) as refused:
+        decisions.start_decisions(demo["workspace_id"], manager, scope, "approve", [others[0].clockify_id], "")
     assert refused.value.status == 403
 
 
 def test_a_bulk_decision_approves_in_clockify_with_the_note_and_audits_each(synced, sandbox):
     demo = synced
     owner, scope = viewer_scope(demo, "owner", Role.OWNER)
-    pending = [
-        r.clockify_id for r in approvals.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"
-    ]
-    job = approvals.start_decisions(demo["workspace_id"], owner, scope, "approve", pending[:5], "Looks right")
+    pending = [r.clockify_id for r in queues.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"]
+    job = decisions.start_decisions(demo["workspace_id"], owner, scope, "approve", pending[:5], "Looks right")
     db.session.commit()
-    approvals.run_decision_job(job.id)
-    progress = approvals.job_progress(demo["workspace_id"], job.id)
+    run_job(job.id)
+    progress = decisions.job_progress(demo["workspace_id"], job.id)
     assert (progress.done, progress.failed, progress.finished) == (5, 0, True)
     for request_id in pending[:5]:
         held = sandbox_request(sandbox, demo["workspace_id"], request_id)
@@ -97,10 +103,8 @@ def test_a_bulk_decision_approves_in_clockify_with_the_note_and_audits_each(sync
 def test_a_refused_decision_fails_alone_with_its_reason_and_can_be_retried(synced, sandbox):
     demo = synced
     owner, scope = viewer_scope(demo, "owner", Role.OWNER)
-    pending = [
-        r.clockify_id for r in approvals.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"
-    ]
-    job = approvals.start_decisions(demo["workspace_id"], owner, scope, "reject", pending[:3], "Missing hours")
+    pending = [r.clockify_id for r in queues.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"]
+    job = decisions.start_decisions(demo["workspace_id"], owner, scope, "reject", pending[:3], "Missing hours")
     db.session.commit()
     fault = sandbox.control(
         "POST",
@@ -113,20 +117,20 @@ def test_a_refused_decision_fails_alone_with_its_reason_and_can_be_retried(synce
         },
     )
     assert fault.status_code in (200, 201), fault.text
-    approvals.run_decision_job(job.id)
-    progress = approvals.job_progress(demo["workspace_id"], job.id)
+    run_job(job.id)
+    progress = decisions.job_progress(demo["workspace_id"], job.id)
     assert (progress.done, progress.failed) == (2, 1)
     assert "Standard plan" in (progress.failures[0].error or "")
     sandbox.control("DELETE", "/faults")
-    approvals.retry_failed(demo["workspace_id"], job.id, owner, scope)
+    decisions.retry_failed(demo["workspace_id"], job.id, owner, scope)
     db.session.commit()
-    approvals.run_decision_job(job.id)
-    assert approvals.job_progress(demo["workspace_id"], job.id).failed == 0
+    run_job(job.id)
+    assert decisions.job_progress(demo["workspace_id"], job.id).failed == 0
     assert sandbox_request(sandbox, demo["workspace_id"], pending[1])["state"] == "REJECTED"
 
 
 def run_auto_approval(demo: dict[str, Any]) -> list[AutoApprovalEvaluation]:
-    approvals.reconcile_approvals(demo["installation"], demo["client"])
+    approval_handlers.reconcile_approvals(demo["installation"], demo["client"])
     db.session.commit()
     return list(db.session.scalars(db.select(AutoApprovalEvaluation)))
 
@@ -160,7 +164,7 @@ def test_auto_approval_live_approves_with_a_note_naming_the_rule(demo, sandbox, 
     assert approved
     held = sandbox_request(sandbox, demo["workspace_id"], approved[0].approval_request_id)
     assert held["state"] == "APPROVED"
-    assert held["note"] == auto_approval.approval_note(auto_approval.rules_for(demo["workspace_id"]))
+    assert held["note"] == auto.approval_note(auto.rules_for(demo["workspace_id"]))
     assert "within 100% of scheduled hours" in held["note"]
     assert all(not e.is_dry_run for e in evaluations)
 
@@ -168,14 +172,13 @@ def test_auto_approval_live_approves_with_a_note_naming_the_rule(demo, sandbox, 
 def test_a_job_whose_worker_died_is_released_and_finished_by_the_next_run(synced, sandbox):
     from datetime import timedelta
 
-    from addon.models import DecisionItem, utcnow
+    from addon.approvals.models import DecisionItem
+    from addon.extensions import utcnow
 
     demo = synced
     owner, scope = viewer_scope(demo, "owner", Role.OWNER)
-    pending = [
-        r.clockify_id for r in approvals.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"
-    ]
-    job = approvals.start_decisions(demo["workspace_id"], owner, scope, "approve", pending[:2], "")
+    pending = [r.clockify_id for r in queues.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"]
+    job = decisions.start_decisions(demo["workspace_id"], owner, scope, "approve", pending[:2], "")
     # A worker claimed the first item and died with it.
     first = db.session.scalars(db.select(DecisionItem).filter_by(job_id=job.id).order_by(DecisionItem.id)).first()
     first.status = "running"
@@ -183,11 +186,11 @@ def test_a_job_whose_worker_died_is_released_and_finished_by_the_next_run(synced
     job.created_at = utcnow() - timedelta(minutes=10)
     db.session.commit()
 
-    assert not approvals.release_if_stalled(job, now=job.created_at + timedelta(seconds=30))
-    assert approvals.release_if_stalled(job)
+    assert not decisions.release_if_stalled(job, now=job.created_at + timedelta(seconds=30))
+    assert decisions.release_if_stalled(job)
     db.session.commit()
-    approvals.run_decision_job(job.id)
+    run_job(job.id)
 
-    progress = approvals.job_progress(demo["workspace_id"], job.id)
+    progress = decisions.job_progress(demo["workspace_id"], job.id)
     assert (progress.done, progress.failed, progress.finished) == (2, 0, True)
     assert all(sandbox_request(sandbox, demo["workspace_id"], i)["state"] == "APPROVED" for i in pending[:2])

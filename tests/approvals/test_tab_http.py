@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from addon.approvals import decisions
+from addon.approvals import handlers as approval_handlers
 from addon.jobs import jobs_for, start_consumer
-from addon.services import approvals
+from addon.workspace import directory
 
 pytestmark = pytest.mark.sandbox
 
@@ -151,7 +153,7 @@ def test_a_period_of_two_hundred_requests_takes_a_handful_of_clockify_calls(
     try:
         assert sandbox.control("POST", "/install", {"workspaceId": sandbox.demo_workspace_id}).status_code == 201
         token = user_token("OWNER")
-        approvals.forget_directory(sandbox.demo_workspace_id)
+        directory.forget_directory(sandbox.demo_workspace_id)
         sandbox.control("DELETE", "/requests")
         page = client.get(f"{TAB}?auth_token={token}")
         missing = client.get(f"{TAB}/missing", headers={"HX-Request": "true", "X-Addon-Token": token})
@@ -254,8 +256,8 @@ def test_a_team_manager_cannot_withdraw_an_approval(as_user):
 def test_a_decision_job_whose_worker_died_is_finished_by_the_sweep_with_no_tab_open(as_user, sandbox, installed, app):
     from datetime import timedelta
 
+    from addon.approvals.models import DecisionJob
     from addon.extensions import db
-    from addon.models import DecisionJob
 
     owner = as_user("OWNER")
     owner("GET", "/queue?refresh=1")
@@ -266,7 +268,7 @@ def test_a_decision_job_whose_worker_died_is_finished_by_the_sweep_with_no_tab_o
     jobs_for(app).huey.flush()
     with app.app_context():
         job = db.session.get(DecisionJob, int(job_id(started)))
-        job.created_at -= timedelta(seconds=approvals.STALL_SECONDS + 1)
+        job.created_at -= timedelta(seconds=decisions.STALL_SECONDS + 1)
         db.session.commit()
 
     jobs_for(app).sweep.call_local()  # the worker's minute sweep; no tab polls the job
@@ -288,7 +290,7 @@ def test_a_decision_job_that_is_moving_is_left_alone_by_the_sweep(as_user, sandb
     queued = len(jobs_for(app).huey)
 
     with app.app_context():
-        assert approvals.resume_stalled_jobs() == []
+        assert approval_handlers.resume_stalled_jobs() == []
     assert len(jobs_for(app).huey) == queued
 
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from addon.extensions import db
-from addon.models import InboxEvent
+from addon.platform.models import InboxEvent
 from tests.inbox.support import approval_body, inbox_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]

@@ -140,7 +140,7 @@ def test_auto_approval_decides_a_new_request_and_the_open_tab_shows_it(
     page, sandbox, installed, worker, open_component, app, dry_run
 ):
     from addon.extensions import db
-    from addon.models import WorkspaceSetting
+    from addon.settings.models import WorkspaceSetting
 
     with app.app_context():
         for key, value in {**LENIENT, "approvals.dry_run": dry_run}.items():

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from addon.extensions import db
-from addon.models import Installation
+from addon.platform.models import Installation
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 

@@ -66,10 +66,10 @@ def test_an_invalid_save_shows_the_message_beside_the_field_and_keeps_the_stored
     frame.wait_for_selector('[data-field="invoicing.due_days"] .co-field-error')
     assert "365 or less" in frame.text_content('[data-field="invoicing.due_days"] .co-field-error')
     assert frame.input_value('input[name="invoicing.due_days"]') == "400"
-    from addon.services import workspace_settings
+    from addon.settings import store
 
     with app.app_context():
-        assert workspace_settings.get_settings(installed.workspace_id)["invoicing.due_days"] == 30
+        assert store.get_settings(installed.workspace_id)["invoicing.due_days"] == 30
 
 
 def test_the_settings_page_fits_a_narrow_dark_iframe(context, sandbox, installed, open_component):

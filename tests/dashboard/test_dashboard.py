@@ -9,8 +9,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from addon.dashboard.models import DashboardSnapshot
 from addon.extensions import db
-from addon.models import DashboardSnapshot
 from sandbox.world import invoice_totals
 
 pytestmark = pytest.mark.sandbox

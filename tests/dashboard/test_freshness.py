@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from addon import handlers
+from addon.dashboard.handlers import on_relevant_event
 from addon.jobs import jobs_for, start_consumer
-from addon.services import events
-from addon.services.dashboard import on_relevant_event
 from tests.dashboard.test_dashboard import snapshots, week_of
 
 pytestmark = pytest.mark.sandbox
@@ -27,7 +27,7 @@ def worker(app, installed):
 
 def test_every_relevant_event_reaches_the_dashboard():
     for event_type in ("NEW_APPROVAL_REQUEST", "APPROVAL_REQUEST_STATUS_UPDATED", "INVOICE_UPDATED", "NEW_TIME_ENTRY"):
-        assert on_relevant_event in events.handlers_for(event_type)
+        assert on_relevant_event in handlers.handlers_for(event_type)
 
 
 def test_an_approval_in_clockify_updates_the_snapshot_without_anyone_refreshing(

@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from addon import handlers
 from addon.extensions import db
 from addon.manifest import webhook_paths
-from addon.models import AuditEntry, InboxEvent
-from addon.services import events
+from addon.platform import events
+from addon.platform.models import AuditEntry, InboxEvent
 from tests.conftest import WORKSPACE_ID
 
 EFFECT = "test-effect"
@@ -94,11 +95,17 @@ def apply_latest_approval_state(ctx: events.EventContext) -> None:
 
 @contextmanager
 def registered(handler: Callable[[events.EventContext], None], *event_types: str) -> Iterator[None]:
-    events.on(*event_types)(handler)
+    handlers.register_extra(handler, *event_types)
     try:
         yield
     finally:
-        events.off(handler)
+        handlers.unregister_extra(handler)
+
+
+def forget_queue(app: Flask) -> None:
+    """Drop the app's queue and tasks, so the next use builds them from the config as it is now."""
+    app.extensions.pop("closeout_jobs", None)
+    app.extensions.pop("closeout_queue", None)
 
 
 def unique_queue_name() -> str:

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from addon.extensions import db
-from addon.models import InboxEvent
+from addon.platform.models import InboxEvent
 from tests.conftest import OTHER_WORKSPACE_ID
 from tests.inbox.support import approval_body, deliver, inbox_rows
 

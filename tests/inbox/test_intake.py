@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from addon.extensions import db
-from addon.models import Installation
+from addon.platform.models import Installation
 from tests.conftest import OTHER_WORKSPACE_ID, WORKSPACE_ID
-from tests.inbox.support import approval_body, deliver, inbox_rows
+from tests.inbox.support import approval_body, deliver, forget_queue, inbox_rows
 
 EVENT = "NEW_APPROVAL_REQUEST"
 
@@ -117,7 +117,7 @@ def test_paused_installation_delivery_is_accepted_and_dropped(app, client, webho
 def test_delivery_is_accepted_and_kept_pending_when_the_queue_is_down(app, client, webhook_tokens):
     # Nothing listens on port 1: every enqueue fails. The inbox row is the source of truth.
     app.config["QUEUE_URL"] = "redis://127.0.0.1:1/0"
-    app.extensions.pop("closeout_jobs", None)
+    forget_queue(app)
 
     response = deliver(client, webhook_tokens[EVENT], EVENT, approval_body())
 

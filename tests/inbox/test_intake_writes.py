@@ -10,11 +10,11 @@ import sqlalchemy as sa
 
 from addon.config import INTAKE_BIND
 from addon.crypto import digest
-from addon.extensions import db
-from addon.jobs import inbox_relay, jobs_for
+from addon.extensions import db, utcnow
+from addon.jobs import jobs_for
 from addon.manifest import webhook_paths
-from addon.models import utcnow
-from addon.services import inbox
+from addon.platform import intake
+from addon.queue import inbox_relay
 from tests.conftest import TEST_DB, WORKSPACE_ID
 from tests.inbox.support import approval_body, deliver, inbox_rows
 
@@ -45,14 +45,14 @@ def test_concurrent_deliveries_and_their_duplicates_are_each_stored_once(app, we
         assert db.engines[INTAKE_BIND].pool.checkedout() == 1
 
 
-def _delivery(app, token: str, body: dict[str, Any]) -> inbox._Delivery:
-    canonical = inbox.canonical_json(body)
-    return inbox._Delivery(
+def _delivery(app, token: str, body: dict[str, Any]) -> intake._Delivery:
+    canonical = intake.canonical_json(body)
+    return intake._Delivery(
         {
             "workspace_id": WORKSPACE_ID,
             "event_type": EVENT,
-            "dedupe_key": inbox.dedupe_key(WORKSPACE_ID, EVENT, canonical),
-            "entity_id": inbox.entity_id_of(body),
+            "dedupe_key": intake.dedupe_key(WORKSPACE_ID, EVENT, canonical),
+            "entity_id": intake.entity_id_of(body),
             "payload": canonical,
             "received_at": utcnow(),
             "token_digest": digest(token, app.config["SECRET_KEY"]),
@@ -66,7 +66,7 @@ def test_one_statement_stores_a_batch_and_tells_the_duplicate_apart(app, webhook
     first, second = approval_body(request_id="req-a"), approval_body(request_id="req-b")
     batch = [_delivery(app, token, first), _delivery(app, token, second), _delivery(app, token, first)]
     with app.app_context():
-        inbox._write(batch, inbox._IntakeConnection(db.engines[INTAKE_BIND]))
+        intake._write(batch, intake._IntakeConnection(db.engines[INTAKE_BIND]))
 
     stored = {r.entity_id: r.id for r in inbox_rows(app)}
     assert [d.stored_id for d in batch] == [stored["req-a"], stored["req-b"], None]
@@ -120,7 +120,7 @@ def test_a_delivery_the_database_refuses_fails_alone_and_its_batch_is_stored(app
         _delivery(app, token, approval_body(request_id="req-2")),
     ]
     with app.app_context():
-        inbox._write(batch, inbox._IntakeConnection(db.engines[INTAKE_BIND]))
+        intake._write(batch, intake._IntakeConnection(db.engines[INTAKE_BIND]))
 
     assert sorted(r.entity_id for r in inbox_rows(app)) == ["req-1", "req-2"]
     assert batch[0].stored_id is not None and batch[2].stored_id is not None
@@ -138,7 +138,7 @@ def test_refused_delivery_is_answered_5xx_so_clockify_sends_it_again(app, client
 
 def test_intake_reconnects_when_the_database_closed_its_connection(app, client, webhook_tokens):
     assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-1")).status_code == 202
-    held = inbox._group_writer(app).connection._connection  # kept by the writer between deliveries
+    held = intake.writer_for(app).connection._connection  # kept by the writer between deliveries
     assert held is not None
     if TEST_DB == "postgresql":
         with app.app_context(), db.engine.begin() as conn:
@@ -150,12 +150,12 @@ def test_intake_reconnects_when_the_database_closed_its_connection(app, client, 
 
     assert response.status_code == 202
     assert [r.entity_id for r in inbox_rows(app)] == ["req-1", "req-2"]
-    assert inbox._group_writer(app).connection._connection is not held
+    assert intake.writer_for(app).connection._connection is not held
 
 
 def test_the_writer_gives_its_connection_back_when_the_engine_is_disposed(app, client, webhook_tokens):
     assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-1")).status_code == 202
-    held = inbox._group_writer(app).connection._connection.dbapi_connection
+    held = intake.writer_for(app).connection._connection.dbapi_connection
     with app.app_context():
         engine = db.engines[INTAKE_BIND]
         assert engine.pool.checkedout() == 1
@@ -170,7 +170,7 @@ def test_the_writer_gives_its_connection_back_when_the_engine_is_disposed(app, c
 
 def test_a_forked_process_opens_its_own_connection_and_leaves_the_parents_alone(app, client, webhook_tokens):
     assert deliver(client, webhook_tokens[EVENT], EVENT, approval_body(request_id="req-1")).status_code == 202
-    writer = inbox._group_writer(app).connection
+    writer = intake.writer_for(app).connection
     inherited = writer._connection
     writer._pid = -1  # as in a child forked after this process opened the connection
 

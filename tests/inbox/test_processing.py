@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from addon.clockify.errors import RateLimitedError, ServerError, TransportError
-from addon.extensions import db
+from addon.extensions import db, utcnow
 from addon.jobs import jobs_for
-from addon.models import AuditEntry, EntityVersion, InboxEvent, Installation, utcnow
-from addon.services import inbox
+from addon.platform import inbox
+from addon.platform.models import AuditEntry, EntityVersion, InboxEvent, Installation
 from tests.conftest import WORKSPACE_ID
 from tests.inbox.support import (
     apply_latest_approval_state,

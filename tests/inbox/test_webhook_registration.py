@@ -9,7 +9,7 @@ from addon.crypto import decrypt
 from addon.extensions import db
 from addon.jobs import jobs_for
 from addon.manifest import API_WEBHOOK_EVENTS, api_webhook_path
-from addon.models import WebhookSubscription
+from addon.platform.models import WebhookSubscription
 from tests.inbox.support import inbox_rows
 
 pytestmark = pytest.mark.sandbox

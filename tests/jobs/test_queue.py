@@ -6,9 +6,19 @@ import sqlalchemy as sa
 
 from addon.clockify.errors import TransportError
 from addon.extensions import db
-from addon.jobs import inbox_relay, jobs_for, sweep_inbox
-from addon.models import InboxEvent
-from tests.inbox.support import approval_body, count_effect, deliver, effects, inbox_rows, registered, wait_until
+from addon.jobs import jobs_for, sweep_inbox
+from addon.platform.models import InboxEvent
+from addon.queue import inbox_relay
+from tests.inbox.support import (
+    approval_body,
+    count_effect,
+    deliver,
+    effects,
+    forget_queue,
+    inbox_rows,
+    registered,
+    wait_until,
+)
 
 NEW = "NEW_APPROVAL_REQUEST"
 
@@ -72,10 +82,11 @@ def test_events_stored_while_the_queue_was_down_are_processed_after_the_sweep(
     app, client, webhook_tokens, consumer, queue_backend
 ):
     working = jobs_for(app)
+    working_queue = app.extensions["closeout_queue"]
     real_url = app.config["QUEUE_URL"]
     # Nothing listens on port 1: the intake below cannot enqueue.
     app.config["QUEUE_URL"] = "redis://127.0.0.1:1/0"
-    app.extensions.pop("closeout_jobs")
+    forget_queue(app)
     with registered(count_effect, NEW):
         for n in range(3):
             assert deliver(client, webhook_tokens[NEW], NEW, approval_body(request_id=f"r{n}")).status_code == 202
@@ -84,6 +95,7 @@ def test_events_stored_while_the_queue_was_down_are_processed_after_the_sweep(
 
         app.config["QUEUE_URL"] = real_url
         app.extensions["closeout_jobs"] = working
+        app.extensions["closeout_queue"] = working_queue
         assert len(sweep_inbox(working)) == 3
         wait_until(lambda: statuses(app) == ["done"] * 3)
 

@@ -8,8 +8,9 @@ import sqlalchemy as sa
 
 from addon.extensions import db
 from addon.jobs import jobs_for
-from addon.models import Installation
+from addon.platform.models import Installation
 from tests.conftest import OTHER_WORKSPACE_ID, WORKSPACE_ID
+from tests.inbox.support import forget_queue
 
 
 def queued_names(app) -> list[str]:
@@ -50,7 +51,7 @@ def test_installed_queues_the_assignment_webhook_registration(app, install):
 
 def test_reconciliation_is_due_every_configured_number_of_minutes(app):
     app.config["RECONCILE_MINUTES"] = 15
-    app.extensions.pop("closeout_jobs", None)
+    forget_queue(app)
     reconcile = jobs_for(app).reconcile_all.task_class()
     sweep = jobs_for(app).sweep.task_class()
 

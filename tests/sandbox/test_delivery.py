@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from addon.extensions import db
-from addon.models import InboxEvent, Installation, WebhookSubscription
+from addon.platform.models import InboxEvent, Installation, WebhookSubscription
 
 pytestmark = pytest.mark.sandbox
 
@@ -231,7 +231,7 @@ def test_drain_reports_a_queue_that_does_not_empty_in_time(sandbox, installed):
 
 def test_installing_refuses_an_addon_whose_lifecycle_fails(sandbox, closeout_live, app):
     app.config["CLOCKIFY_PUBLIC_KEY"] = _other_public_key()
-    app.extensions.pop("closeout_public_key", None)
+    app.extensions.pop("closeout_verifier", None)
 
     response = sandbox.control("POST", "/install")
 

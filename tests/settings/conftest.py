@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from addon.extensions import db
-from addon.models import PreferenceCache, utcnow
+from addon.extensions import db, utcnow
+from addon.workspace.models import PreferenceCache
 from tests.conftest import OTHER_WORKSPACE_ID, OWNER_ID, WORKSPACE_ID
 
 GROUPS = [["grp-design", "Design"], ["grp-eng", "Engineering"]]

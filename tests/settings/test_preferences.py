@@ -9,7 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from addon.extensions import db
-from addon.models import PreferenceCache
+from addon.workspace.models import PreferenceCache
 
 pytestmark = pytest.mark.sandbox
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
 from addon.extensions import db
-from addon.models import SettingChange
-from addon.services import workspace_settings as ws
+from addon.settings import store
+from addon.settings.models import SettingChange
 from tests.conftest import OTHER_WORKSPACE_ID, OWNER_ID, WORKSPACE_ID
 from tests.settings.conftest import form_of
 
@@ -34,7 +34,7 @@ def with_value(fields: list[tuple[str, str]], key: str, value: str) -> list[tupl
 
 def stored(app, workspace_id: str = WORKSPACE_ID) -> dict:
     with app.app_context():
-        return ws.get_settings(workspace_id).as_dict()
+        return store.get_settings(workspace_id).as_dict()
 
 
 def history_count(app) -> int:

@@ -1,0 +1,1 @@
+"""Approvals: the mirror of Clockify's approval requests, the queue, decisions, auto-approval and the tab."""

@@ -1,0 +1,525 @@
+"""Decisions on approval requests and submissions on behalf: checked, queued as a job, made one by one, audited."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..clockify.errors import (
+    ClockifyError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+    TransportError,
+    UnauthorizedError,
+)
+from ..crypto import DecryptionError, decrypt, encrypt, same_secret
+from ..exceptions import ApprovalError, AuthError
+from ..extensions import db, utcnow
+from ..platform.clients import Clients
+from ..platform.models import AuditEntry, Installation
+from ..tokens import TokenContext, TokenKind, Verifier
+from ..workspace.directory import Directory
+from ..workspace.periods import Period
+from .mirror import NOTE_MAX, parse_request, record_request
+from .models import ApprovalRequestRecord, DecisionItem, DecisionJob
+from .queue import Scope, Viewer
+
+log = logging.getLogger(__name__)
+
+# The state each decision sets, and the state a request must be in for it (Clockify's approval flow:
+# only a pending request is approved or rejected; only an approved one has its approval withdrawn).
+# The name of the worker task that runs a decision job (see jobs.py).
+DECISION_TASK = "run_decision_job"
+TARGET_STATE = {"approve": "APPROVED", "reject": "REJECTED", "withdraw": "WITHDRAWN_APPROVAL"}
+
+
+REQUIRED_STATE = {"approve": "PENDING", "reject": "PENDING", "withdraw": "APPROVED"}
+
+
+def clean_note(note: Any) -> str:
+    return str(note or "").strip()[:NOTE_MAX]
+
+
+def start_decisions(
+    workspace_id: str,
+    viewer: Viewer,
+    scope: Scope,
+    action: str,
+    request_ids: Iterable[str],
+    note: Any,
+) -> DecisionJob:
+    """Check a decision on many requests and queue it; the job runs in the background."""
+    if action not in TARGET_STATE:
+        raise ApprovalError("Unknown decision.", 400)
+    # Withdrawing someone's approval overrides a decision already made: owners and admins only.
+    if action == "withdraw" and not scope.can_decide_all:
+        raise ApprovalError("Only workspace owners and admins can withdraw an approval.", 403)
+    text = clean_note(note)
+    if action == "reject" and not text:
+        raise ApprovalError("Write a note saying why before rejecting.")
+    ids = list(dict.fromkeys(i for i in request_ids if isinstance(i, str) and i))[:5000]
+    if not ids:
+        raise ApprovalError("Select at least one request.")
+    records = {
+        r.clockify_id: r
+        for r in db.session.scalars(
+            sa.select(ApprovalRequestRecord).where(
+                ApprovalRequestRecord.workspace_id == workspace_id, ApprovalRequestRecord.clockify_id.in_(ids)
+            )
+        )
+    }
+    # Unknown ids and requests of people outside the viewer's teams are refused alike, so a crafted
+    # call learns nothing about which ids exist.
+    refused = [i for i in ids if i not in records or not scope.may_decide(records[i].user_id)]
+    if refused:
+        raise ApprovalError("You can only decide requests of people you manage.", 403)
+    wrong_state = [records[i] for i in ids if records[i].state != REQUIRED_STATE[action]]
+    if wrong_state:
+        names = ", ".join(sorted({r.user_name or r.user_id for r in wrong_state})[:5])
+        raise ApprovalError(
+            f"{len(wrong_state)} selected request(s) are not {REQUIRED_STATE[action].lower()} ({names}); "
+            "refresh and select again."
+        )
+    job = DecisionJob(
+        workspace_id=workspace_id,
+        actor_user_id=viewer.user_id,
+        actor_name=viewer.name,
+        action=action,
+        note=text or None,
+        status="queued",
+    )
+    db.session.add(job)
+    db.session.flush()
+    for request_id in ids:
+        record = records[request_id]
+        db.session.add(
+            DecisionItem(
+                workspace_id=workspace_id,
+                job_id=job.id,
+                subject_id=request_id,
+                subject_name=record.user_name or record.user_id,
+                status="pending",
+                attempts=0,
+            )
+        )
+    db.session.flush()
+    return job
+
+
+def start_submissions(
+    workspace_id: str, viewer: Viewer, scope: Scope, period: Period, user_ids: Iterable[str], directory: Directory
+) -> DecisionJob:
+    """Queue "submit on behalf" for users who have not submitted the period."""
+    ids = list(dict.fromkeys(i for i in user_ids if isinstance(i, str) and i))[:5000]
+    if not ids:
+        raise ApprovalError("Select at least one person.")
+    if any(not scope.may_decide(u) or u not in directory.users for u in ids):
+        raise ApprovalError("You can only submit for people you manage.", 403)
+    job = DecisionJob(
+        workspace_id=workspace_id,
+        actor_user_id=viewer.user_id,
+        actor_name=viewer.name,
+        action="submit",
+        period_start=period.start,
+        period_kind=period.kind,
+        status="queued",
+    )
+    db.session.add(job)
+    db.session.flush()
+    for user_id in ids:
+        db.session.add(
+            DecisionItem(
+                workspace_id=workspace_id,
+                job_id=job.id,
+                subject_id=user_id,
+                subject_name=directory.name(user_id) or user_id,
+                status="pending",
+                attempts=0,
+            )
+        )
+    db.session.flush()
+    return job
+
+
+def retry_failed(workspace_id: str, job_id: int, viewer: Viewer, scope: Scope) -> DecisionJob:
+    """Put a job's failed items back in the queue (its decider or an admin may)."""
+    job = get_job(workspace_id, job_id)
+    if not scope.can_decide_all and job.actor_user_id != viewer.user_id:
+        raise ApprovalError("You can only retry your own decisions.", 403)
+    if job.status != "done":
+        raise ApprovalError("This job is still running.", 409)
+    failed = _items(job, "failed")
+    if not failed:
+        raise ApprovalError("Nothing failed; there is nothing to retry.", 409)
+    if not scope.can_decide_all and not all(scope.may_decide(u) for u in _subject_users(workspace_id, job, failed)):
+        # Teams change: a manager may no longer manage someone a failed item was about.
+        raise ApprovalError("You can only retry decisions about people you manage.", 403)
+    for item in failed:
+        item.status = "pending"
+        item.error = None
+    job.status = "queued"
+    job.finished_at = None
+    db.session.flush()
+    return job
+
+
+def _subject_users(workspace_id: str, job: DecisionJob, items: list[DecisionItem]) -> list[str]:
+    """Whose timesheets the items are about: the users themselves for submissions, else the requests' owners."""
+    subjects = [item.subject_id for item in items]
+    if job.action == "submit":
+        return list(subjects)
+    owners = dict(
+        db.session.execute(
+            sa.select(ApprovalRequestRecord.clockify_id, ApprovalRequestRecord.user_id).where(
+                ApprovalRequestRecord.workspace_id == workspace_id, ApprovalRequestRecord.clockify_id.in_(subjects)
+            )
+        ).tuples()
+    )
+    return [owners.get(subject) or "" for subject in subjects]
+
+
+def get_job(workspace_id: str, job_id: int) -> DecisionJob:
+    job = db.session.scalar(sa.select(DecisionJob).filter_by(workspace_id=workspace_id, id=job_id))
+    if job is None:
+        raise ApprovalError("That decision job does not exist.", 404)
+    return job
+
+
+def _items(job: DecisionJob, status: str | None = None) -> list[DecisionItem]:
+    query = sa.select(DecisionItem).filter_by(job_id=job.id).order_by(DecisionItem.id)
+    if status:
+        query = query.filter_by(status=status)
+    return list(db.session.scalars(query))
+
+
+@dataclass
+class JobProgress:
+    job: DecisionJob
+    total: int
+    done: int
+    failed: int
+    pending: int
+    failures: list[DecisionItem]
+
+    @property
+    def finished(self) -> bool:
+        return self.job.status == "done"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * (self.done + self.failed) / self.total) if self.total else 100
+
+
+def job_progress(workspace_id: str, job_id: int) -> JobProgress:
+    job = get_job(workspace_id, job_id)
+    items = _items(job)
+    return JobProgress(
+        job=job,
+        total=len(items),
+        done=sum(1 for i in items if i.status == "done"),
+        failed=sum(1 for i in items if i.status == "failed"),
+        pending=sum(1 for i in items if i.status in ("pending", "running")),
+        failures=[i for i in items if i.status == "failed"],
+    )
+
+
+# A job with no progress for this long lost its worker (a restart drops huey's in-flight task).
+STALL_SECONDS = 300
+
+
+def release_if_stalled(job: DecisionJob, now: datetime | None = None) -> bool:
+    """Give a stalled job's claimed items back and say it must be queued again (False: it is moving)."""
+    if job.status == "done":
+        return False
+    items = _items(job)
+    moments = [i.finished_at for i in items if i.finished_at is not None] + [job.created_at]
+    if ((now or utcnow()) - max(moments)).total_seconds() < STALL_SECONDS:
+        return False
+    for item in items:
+        if item.status == "running":
+            item.status = "pending"
+    job.created_at = now or utcnow()  # restarts the stall clock so one poll re-queues it once
+    return True
+
+
+def resume_if_stalled(job: DecisionJob, now: datetime | None = None) -> bool:
+    """Release a stalled job's items; True when the caller must queue DECISION_TASK for it again (after commit)."""
+    if not release_if_stalled(job, now):
+        return False
+    log.warning("decision job %s of %s stalled; queued again", job.id, job.workspace_id)
+    return True
+
+
+def release_stalled_jobs(now: datetime | None = None) -> list[int]:
+    """Ids of the unfinished decision jobs that stopped moving, their claimed items released."""
+    unfinished = db.session.scalars(
+        sa.select(DecisionJob).where(DecisionJob.status != "done").order_by(DecisionJob.id)
+    ).all()
+    return [job.id for job in unfinished if resume_if_stalled(job, now)]
+
+
+def next_item(job: DecisionJob) -> DecisionItem | None:
+    """Claim the job's next pending item (atomically: two runs of one job never decide an item twice)."""
+    while True:
+        item = db.session.scalar(
+            sa.select(DecisionItem).filter_by(job_id=job.id, status="pending").order_by(DecisionItem.id).limit(1)
+        )
+        if item is None:
+            return None
+        claimed = db.session.execute(
+            sa.update(DecisionItem)
+            .where(DecisionItem.id == item.id, DecisionItem.status == "pending")
+            .values(status="running")
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) == 1:
+            db.session.refresh(item)
+            return item
+
+
+def apply_item(job: DecisionJob, item: DecisionItem, client: Any, acted_as: str) -> None:
+    """Make one decision (or submission) in Clockify and record its result, mirror row and audit entry.
+
+    Raises the client's errors; the caller records them on the item with `fail_item`.
+    """
+    item.attempts += 1
+    if job.action == "submit":
+        assert job.period_start is not None
+        period_start = datetime.combine(job.period_start, datetime.min.time(), tzinfo=UTC)
+        response = client.submit_approval_request_for_user(
+            item.subject_id, period=job.period_kind or "WEEKLY", period_start=period_start
+        )
+    else:
+        note = job.note
+        response = client.update_approval_request(item.subject_id, state=TARGET_STATE[job.action], note=note)
+    data = parse_request(response)
+    if data is not None:
+        record_request(job.workspace_id, data)
+    item.status = "done"
+    item.error = None
+    item.acted_as = acted_as
+    item.finished_at = utcnow()
+    _audit(
+        job,
+        item,
+        f"approval.{job.action}",
+        {
+            "note": job.note,
+            "job": job.id,
+            "acted_as": acted_as,
+            "subject_name": item.subject_name,
+            "state": data.state if data else None,
+        },
+    )
+
+
+def fail_item(job: DecisionJob, item: DecisionItem, message: str) -> None:
+    item.status = "failed"
+    item.error = message[:500]
+    item.finished_at = utcnow()
+    _audit(job, item, f"approval.{job.action}.failed", {"error": item.error, "job": job.id})
+
+
+def _audit(job: DecisionJob, item: DecisionItem, action: str, detail: dict[str, Any]) -> None:
+    """One audit entry for one item of a decision job, in the decider's name."""
+    db.session.add(
+        AuditEntry(
+            workspace_id=job.workspace_id,
+            actor_user_id=job.actor_user_id,
+            actor_name=job.actor_name,
+            action=action,
+            subject_type="user" if job.action == "submit" else "approval_request",
+            subject_id=item.subject_id,
+            detail=detail,
+        )
+    )
+
+
+def finish_job(job: DecisionJob) -> None:
+    job.status = "done"
+    job.finished_at = utcnow()
+    # The decider's token is only needed while the job runs.
+    job.user_token_ciphertext = None
+
+
+def recent_jobs(workspace_id: str, viewer: Viewer, scope: Scope, limit: int = 5) -> list[DecisionJob]:
+    """The latest decision jobs: all of them for admins, one's own for everyone else."""
+    query = sa.select(DecisionJob).filter_by(workspace_id=workspace_id)
+    if not scope.can_decide_all:
+        query = query.filter_by(actor_user_id=viewer.user_id)
+    return list(db.session.scalars(query.order_by(DecisionJob.id.desc()).limit(limit)))
+
+
+def audit_log(workspace_id: str, viewer: Viewer, scope: Scope, limit: int = 30) -> list[AuditEntry]:
+    """Approval decisions made through Closeout, newest first: admins see all, others their own."""
+    query = sa.select(AuditEntry).where(AuditEntry.workspace_id == workspace_id, AuditEntry.action.like("approval.%"))
+    if not scope.can_decide_all:
+        query = query.where(AuditEntry.actor_user_id == viewer.user_id)
+    return list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+# Seconds a stored user token must still be valid for Closeout to decide with it rather than the
+# installation token.
+TOKEN_MARGIN_SECONDS = 15
+
+
+def store_user_token(job: DecisionJob, token: str | None) -> None:
+    """Keep the decider's newest token on a running job (the tab sends a fresh one on every poll)."""
+    if job.status == "done" or not token:
+        return
+    # The tab polls every second: write only when the token really changed (about every 30 minutes).
+    if job.user_token_ciphertext:
+        try:
+            if same_secret(decrypt(job.user_token_ciphertext), token):
+                return
+        except DecryptionError:
+            pass
+    job.user_token_ciphertext = encrypt(token)
+
+
+def run_decision_job(job_id: int, clients: Clients, verifier: Verifier, *, pace: float = 0.0) -> None:
+    """Background task body: decide every pending item of a job, committing after each so the tab sees progress.
+
+    Decisions are made with the decider's own token while it is valid, so Clockify records the real
+    approver; when it has expired (and the tab has not sent a fresh one) the installation token, which
+    acts as the workspace owner, finishes the job and the audit entry says so. Safe to run again: only
+    pending items are taken.
+    """
+    job = db.session.get(DecisionJob, job_id)
+    if job is None or job.status == "done":
+        return
+    installation = db.session.scalar(sa.select(Installation).filter_by(workspace_id=job.workspace_id))
+    if installation is None or not installation.is_active:
+        for waiting in _items(job, "pending"):
+            fail_item(job, waiting, "Closeout is paused or removed on this workspace")
+        finish_job(job)
+        db.session.commit()
+        return
+    job.status = "running"
+    db.session.commit()
+    job_clients = _JobClients(job, installation, clients, verifier)
+    try:
+        while True:
+            db.session.refresh(job)
+            item = next_item(job)
+            db.session.commit()  # the claim is visible to any other run before Clockify is called
+            if item is None:
+                break
+            user_client_ = job_clients.for_user()
+            try:
+                if user_client_ is not None:
+                    try:
+                        apply_item(job, item, user_client_, "user")
+                    except UnauthorizedError:
+                        # The token expired between the check and the call. Closeout already checked the
+                        # decider may decide this request, so the installation's token finishes it.
+                        item.attempts -= 1
+                        apply_item(job, item, job_clients.for_installation(), "installation")
+                else:
+                    apply_item(job, item, job_clients.for_installation(), "installation")
+            except ClockifyError as exc:
+                # Rollback expires (not detaches) the job and item: they reload as committed.
+                db.session.rollback()
+                fail_item(job, item, decision_error_message(exc))
+            db.session.commit()
+            if pace:
+                time.sleep(pace)
+    finally:
+        job_clients.close()
+    # Another run of the same job may still be deciding its claimed item: the last one out finishes it.
+    if not _items(job, "running"):
+        finish_job(job)
+        log.info(
+            "workspace %s: decision job %s (%s) finished: %d done, %d failed",
+            job.workspace_id,
+            job.id,
+            job.action,
+            len(_items(job, "done")),
+            len(_items(job, "failed")),
+        )
+    db.session.commit()
+
+
+class _JobClients:
+    """The Clockify clients a job decides with: the decider's (rebuilt when the tab hands over a fresh
+    token) and the installation's, each made once."""
+
+    def __init__(self, job: DecisionJob, installation: Installation, clients: Clients, verifier: Verifier) -> None:
+        self.job = job
+        self.installation = installation
+        self.clients = clients
+        self.verifier = verifier
+        # (token ciphertext, client or None, token expiry as a Unix time)
+        self._user: tuple[str, Any, float] | None = None
+        self._installation: Any = None
+
+    def for_installation(self) -> Any:
+        if self._installation is None:
+            self._installation = self.clients.for_installation(self.installation)
+        return self._installation
+
+    def for_user(self) -> Any:
+        ciphertext = self.job.user_token_ciphertext
+        if not ciphertext:
+            return None
+        if self._user is None or self._user[0] != ciphertext:
+            if self._user is not None and self._user[1] is not None:
+                self._user[1].close()
+            made = _user_client_for(self.job, self.installation, self.clients, self.verifier)
+            self._user = (ciphertext, *(made or (None, 0.0)))
+        _, client, expires = self._user
+        return client if client is not None and expires - time.time() >= TOKEN_MARGIN_SECONDS else None
+
+    def close(self) -> None:
+        for client in (self._installation, self._user[1] if self._user else None):
+            if client is not None:
+                client.close()
+
+
+def _user_client_for(
+    job: DecisionJob, installation: Installation, clients: Clients, verifier: Verifier
+) -> tuple[Any, float] | None:
+    """The decider's client and its token's expiry, or None when the stored token is unusable."""
+    if not job.user_token_ciphertext:
+        return None
+    try:
+        token = decrypt(job.user_token_ciphertext)
+    except DecryptionError:
+        return None
+    try:
+        claims = verifier.verify(token, leeway=0)
+    except AuthError:
+        return None
+    if float(claims.get("exp") or 0) - time.time() < TOKEN_MARGIN_SECONDS:
+        return None
+    if claims.get("workspaceId") != job.workspace_id:
+        return None
+    ctx = TokenContext(
+        kind=TokenKind.USER,
+        claims=claims,
+        token=token,
+        workspace_id=claims.get("workspaceId"),
+        addon_id=claims.get("addonId"),
+    )
+    return clients.for_user(ctx, installation, interactive=False), float(claims.get("exp") or 0)
+
+
+def decision_error_message(exc: Exception) -> str:
+    """What a person reads beside a failed decision: Clockify's reason, never a trace or a token."""
+    if isinstance(exc, ForbiddenError):
+        return "Approvals need a Standard plan or higher, or the decider may not approve this person."
+    if isinstance(exc, NotFoundError):
+        return "Clockify no longer has this request."
+    if isinstance(exc, RateLimitedError):
+        return "Clockify asked Closeout to slow down; retry in a minute."
+    if isinstance(exc, TransportError):
+        return "Clockify could not be reached; retry to try again."
+    message = getattr(exc, "message", "") or "Clockify refused the decision"
+    return f"Clockify refused: {message}"[:500]

@@ -1,0 +1,1 @@
+"""Billing: invoicing exactly the approved time (the Invoices page action)."""

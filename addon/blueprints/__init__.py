@@ -1,1 +1,0 @@
-"""HTTP edges: each module holds one blueprint named bp."""

@@ -1,0 +1,249 @@
+"""The period-close dashboard: figures for the current and previous period, stored as snapshots and kept fresh.
+
+A refresh reads Clockify in about ten calls whatever the workspace size (paged lists and grouped reports, never
+one call per person), then writes one snapshot row per period. The sidebar only reads snapshots; webhooks mark
+them stale and queue one debounced refresh, the reconciler refreshes every active workspace, and admins can
+refresh on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..approvals.mirror import RequestData, fetch_requests
+from ..approvals.queue import NOT_SUBMITTED
+from ..extensions import db, utcnow
+from ..formatting import zone_or_utc
+from ..platform.models import Installation
+from ..settings.schema import utilization_band
+from ..settings.store import Settings
+from ..workspace import totals
+from ..workspace.periods import Period, period_containing
+from ..workspace.preferences import WorkspaceInfo
+from .models import DashboardSnapshot
+
+log = logging.getLogger(__name__)
+
+# Events that move a dashboard figure; one refresh follows a burst of them.
+RELEVANT_EVENTS = (
+    "NEW_APPROVAL_REQUEST",
+    "APPROVAL_REQUEST_STATUS_UPDATED",
+    "NEW_INVOICE",
+    "INVOICE_UPDATED",
+    "NEW_TIME_ENTRY",
+    "TIME_ENTRY_UPDATED",
+    "TIME_ENTRY_DELETED",
+    "USER_JOINED_WORKSPACE",
+    "USER_DEACTIVATED_ON_WORKSPACE",
+    "USER_DELETED_FROM_WORKSPACE",
+    "ASSIGNMENT_CREATED",
+    "ASSIGNMENT_UPDATED",
+    "ASSIGNMENT_DELETED",
+    "ASSIGNMENT_PUBLISHED",
+)
+DEBOUNCE_SECONDS = 20
+OPEN_INVOICE_STATUSES = ("SENT", "PARTIALLY_PAID", "OVERDUE", "UNSENT")
+
+
+@dataclass(frozen=True)
+class Periods:
+    current: Period
+    previous: Period
+
+
+def periods_for(info: WorkspaceInfo, now: datetime | None = None) -> Periods:
+    """The current and the previous approval period, on the workspace's calendar."""
+    today = (now or utcnow()).astimezone(zone_or_utc(info.time_zone)).date()
+    current = period_containing(today, info.approval_period, info.week_start)
+    return Periods(current, current.previous(info.week_start))
+
+
+# --- computing ----------------------------------------------------------------------------------
+
+
+def _requests(client: Any, since: date) -> list[RequestData]:
+    """Every request whose period ends on or after `since`, read and parsed as the approvals tab reads them,
+    so the dashboard and the tab count pending, approved and missing timesheets alike."""
+    return [data for data, _ in fetch_requests(client, since)]
+
+
+def _overdue_invoices(client: Any, today: date) -> dict[str, Any]:
+    count, amount, currencies = 0, 0, set()
+    for invoice in client.iter_invoices(statuses=OPEN_INVOICE_STATUSES):
+        due = invoice.due_date.date() if invoice.due_date else None
+        # OVERDUE is Clockify's own flag; an open invoice past its due date counts too (the flag may lag).
+        if invoice.status == "OVERDUE" or (due is not None and due < today and invoice.status != "UNSENT"):
+            count += 1
+            amount += invoice.balance if invoice.balance is not None else (invoice.amount or 0)
+            if invoice.currency:
+                currencies.add(invoice.currency)
+    return {"count": count, "amount": amount, "currency": currencies.pop() if len(currencies) == 1 else None}
+
+
+def compute(client: Any, info: WorkspaceInfo, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """Every figure for the current and previous period (Clockify calls only; nothing is written).
+
+    Returns {period start ISO: figures}; the current period's figures also carry the open receivables.
+    """
+    now = now or utcnow()
+    zone = zone_or_utc(info.time_zone)
+    periods = periods_for(info, now)
+    requests = _requests(client, periods.previous.start)
+    invoices = _overdue_invoices(client, now.astimezone(zone).date())
+    under, over = settings["scheduling.under_max_percent"], settings["scheduling.over_min_percent"]
+    result: dict[str, Any] = {}
+    for which, period in (("current", periods.current), ("previous", periods.previous)):
+        bounds = period.utc_bounds(info.time_zone)
+        tracked = totals.tracked_people(client, bounds)
+        scheduled = totals.scheduled_by_user(client, period, bounds)
+        unbilled = [asdict(row) for row in totals.unbilled_by_client(client, bounds)]
+        in_period = [r for r in requests if period.start <= r.period_start <= period.end]
+        pending = sum(1 for r in in_period if r.state == "PENDING")
+        approved_users = {r.user_id for r in in_period if r.state == "APPROVED"}
+        submitted = {r.user_id for r in in_period if r.state not in NOT_SUBMITTED}
+        active = {u for u, p in scheduled.items() if str(p.status or "ACTIVE").upper() == "ACTIVE"}
+        with_time = {u for u, p in tracked.items() if p.tracked > 0}
+        expected = with_time | submitted
+        missing = sorted(u for u in with_time - submitted if not active or u in active)
+        people: dict[str, dict[str, Any]] = {}
+        for user_id in set(tracked) | set(scheduled):
+            plan, actual = scheduled.get(user_id), tracked.get(user_id)
+            people[user_id] = {
+                "name": (actual.name if actual else None) or (plan.name if plan else None) or user_id,
+                "scheduled": plan.scheduled if plan else 0,
+                "capacity": plan.capacity if plan else 0,
+                "tracked": actual.tracked if actual else 0,
+            }
+        over_people: list[dict[str, Any]] = []
+        under_people: list[dict[str, Any]] = []
+        for user_id, person in people.items():
+            if person["capacity"] <= 0 or (active and user_id not in active):
+                continue
+            percent = 100.0 * person["scheduled"] / person["capacity"]
+            band = utilization_band(percent, under, over)
+            row = {"id": user_id, "name": person["name"], "percent": round(percent, 1)}
+            if band == "over":
+                over_people.append(row)
+            elif band == "under":
+                under_people.append(row)
+        result[period.key] = {
+            "which": which,
+            "period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "kind": period.kind},
+            "timesheets": {
+                "expected": len(expected),
+                "approved": len(approved_users),
+                "pending": pending,
+                "missing": len(missing),
+                "missing_users": [{"id": u, "name": people.get(u, {}).get("name") or u} for u in missing][:50],
+                "approved_percent": round(100.0 * len(approved_users) / len(expected), 1) if expected else None,
+            },
+            "unbilled": {
+                "total": sum(c["amount"] for c in unbilled),
+                "currency": info.currency,
+                "clients": [{**row, "id": row.pop("client_id")} for row in unbilled][:20],
+            },
+            "allocation": {
+                "over": sorted(over_people, key=lambda r: -r["percent"])[:50],
+                "under": sorted(under_people, key=lambda r: r["percent"])[:50],
+                "bands": [under, over],
+            },
+            "people": people,
+        }
+        if which == "current":
+            result[period.key]["invoices"] = invoices
+    return result
+
+
+# --- storing and reading ------------------------------------------------------------------------
+
+
+def store(workspace_id: str, figures: Mapping[str, Any], now: datetime | None = None) -> list[DashboardSnapshot]:
+    """Write one snapshot per period (replacing an earlier one) and clear its stale mark; the caller commits."""
+    now = now or utcnow()
+    rows = []
+    for key, data in figures.items():
+        start = date.fromisoformat(key)
+        query = sa.select(DashboardSnapshot).filter_by(workspace_id=workspace_id, period_start=start)
+        row = db.session.scalar(query.with_for_update())
+        if row is None:
+            row = DashboardSnapshot(workspace_id=workspace_id, period_start=start)
+            try:
+                with db.session.begin_nested():
+                    _fill(row, data, now)
+                    db.session.add(row)
+            except IntegrityError:  # a concurrent refresh inserted it first: update theirs
+                row = db.session.scalar(query)
+                if row is None:
+                    raise
+        _fill(row, data, now)
+        rows.append(row)
+    db.session.flush()
+    return rows
+
+
+def _fill(row: DashboardSnapshot, data: Mapping[str, Any], now: datetime) -> None:
+    row.period_end = date.fromisoformat(data["period"]["end"])
+    row.period_kind = data["period"]["kind"]
+    row.figures = dict(data)
+    row.refreshed_at = now
+    row.stale_since = None
+
+
+def refresh(
+    installation: Installation, client: Any, info: WorkspaceInfo, settings: Settings, now: datetime | None = None
+) -> list[DashboardSnapshot]:
+    """Recompute and store both periods' figures (Clockify first, then one short write); the caller commits."""
+    figures = compute(client, info, settings, now)
+    return store(installation.workspace_id, figures, now)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    current: DashboardSnapshot | None
+    previous: DashboardSnapshot | None
+    periods: Periods
+
+    @property
+    def refreshed_at(self) -> datetime | None:
+        stamps = [s.refreshed_at for s in (self.current, self.previous) if s is not None]
+        return min(stamps) if stamps else None
+
+    @property
+    def is_stale(self) -> bool:
+        return any(s is not None and s.stale_since is not None for s in (self.current, self.previous))
+
+    @property
+    def is_complete(self) -> bool:
+        return self.current is not None and self.previous is not None
+
+
+def load(workspace_id: str, info: WorkspaceInfo, now: datetime | None = None) -> Dashboard:
+    """The stored snapshots of the current and previous period (None where none was computed yet)."""
+    periods = periods_for(info, now)
+    rows = {
+        row.period_start: row
+        for row in db.session.scalars(
+            sa.select(DashboardSnapshot).where(
+                DashboardSnapshot.workspace_id == workspace_id,
+                DashboardSnapshot.period_start.in_([periods.current.start, periods.previous.start]),
+            )
+        )
+    }
+    return Dashboard(rows.get(periods.current.start), rows.get(periods.previous.start), periods)
+
+
+def mark_stale(workspace_id: str, now: datetime | None = None) -> bool:
+    """Flag the workspace's snapshots stale; True when this is the first flag since the last refresh."""
+    result = db.session.execute(
+        sa.update(DashboardSnapshot)
+        .where(DashboardSnapshot.workspace_id == workspace_id, DashboardSnapshot.stale_since.is_(None))
+        .values(stale_since=now or utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,1 @@
+"""The platform: installations and their lifecycle, webhook intake and the inbox, reconciliation, audit."""

@@ -1,0 +1,48 @@
+"""Webhook intake: verify, store in the inbox under a dedupe key, answer at once, process later."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from ...manifest import API_WEBHOOK_EVENTS, api_webhook_path, webhook_paths
+from ...queue import relay_inbox_event
+from ...security import verify_webhook_request
+from ..installations import webhook_target
+from ..intake import accept_delivery, writer_for
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__)
+
+
+def _intake(event_type: str) -> Callable[[], tuple[Response, int]]:
+    def view() -> tuple[Response, int]:
+        ctx, body, token_digest = verify_webhook_request(event_type)
+        # The common case in one statement: stored only if the token matches this webhook's stored token
+        # and the installation is active; duplicates collide on the dedupe key.
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        inbox_id = accept_delivery(
+            writer_for(app), str(ctx.workspace_id), event_type, body, token_digest=token_digest, addon_id=ctx.addon_id
+        )
+        if inbox_id is not None:
+            relay_inbox_event(app, inbox_id)  # the row is the source of truth: the sweep covers a lost hand-over
+            return jsonify({"status": "accepted"}), 202
+        # Nothing stored: a token that matches no webhook (401), a paused installation, or a duplicate.
+        target = webhook_target(ctx, event_type, token_digest)
+        if not target.is_active:
+            log.info("dropped %s for paused workspace %s", event_type, target.workspace_id)
+            return jsonify({"status": "dropped"}), 202
+        return jsonify({"status": "duplicate"}), 200
+
+    view.__name__ = event_type.lower()
+    view.__doc__ = f"Accept a {event_type} delivery."
+    return view
+
+
+for _event, _path in webhook_paths().items():
+    bp.add_url_rule(_path, view_func=_intake(_event), methods=["POST"])
+for _event in API_WEBHOOK_EVENTS:
+    bp.add_url_rule(api_webhook_path(_event), view_func=_intake(_event), methods=["POST"])

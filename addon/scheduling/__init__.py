@@ -1,0 +1,1 @@
+"""Scheduling: plan against actual on the Schedule page."""

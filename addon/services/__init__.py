@@ -1,1 +1,0 @@
-"""Business rules, one module per capability; plain functions that never commit."""

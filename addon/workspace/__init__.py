@@ -1,0 +1,1 @@
+"""Workspace facts every capability shares: periods, preferences, the directory of users and groups, totals."""
