@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from addon.extensions import db
 from addon.platform.models import InboxEvent
-from tests.inbox.support import approval_body, inbox_rows
+from tests.platform.inbox.support import approval_body, inbox_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 

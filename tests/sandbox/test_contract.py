@@ -24,11 +24,10 @@ import pytest
 
 from tests.sandbox.conftest import ApiSandbox
 
-# The reference lives beside the repository (../shared/reference); CLOCKIFY_OPENAPI points elsewhere.
+# Clockify's OpenAPI document, vendored so the repository tests itself; CLOCKIFY_OPENAPI checks another copy.
 SPEC_CANDIDATES = [
     Path(os.environ.get("CLOCKIFY_OPENAPI", "")),
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "clockify-openapi.json",
-    Path("/work/shared/reference/clockify-openapi.json"),
+    Path(__file__).resolve().parents[1] / "data" / "clockify-openapi.json",
 ]
 # Routes Clockify documents outside the OpenAPI file (the add-on settings API, platform.md §5).
 NOT_IN_SPEC = {"/addon/workspaces/{}/settings"}

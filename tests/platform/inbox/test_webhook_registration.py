@@ -10,7 +10,7 @@ from addon.extensions import db
 from addon.jobs import jobs_for
 from addon.manifest import API_WEBHOOK_EVENTS, api_webhook_path
 from addon.platform.models import WebhookSubscription
-from tests.inbox.support import inbox_rows
+from tests.platform.inbox.support import inbox_rows
 
 pytestmark = pytest.mark.sandbox
 

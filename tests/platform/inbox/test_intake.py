@@ -5,7 +5,7 @@ from __future__ import annotations
 from addon.extensions import db
 from addon.platform.models import Installation
 from tests.conftest import OTHER_WORKSPACE_ID, WORKSPACE_ID
-from tests.inbox.support import approval_body, deliver, forget_queue, inbox_rows
+from tests.platform.inbox.support import approval_body, deliver, forget_queue, inbox_rows
 
 EVENT = "NEW_APPROVAL_REQUEST"
 

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from addon.jobs import jobs_for, start_consumer
-from tests.inbox.support import unique_queue_name
+from tests.platform.inbox.support import unique_queue_name
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -16,7 +16,7 @@ from addon.manifest import webhook_paths
 from addon.platform import intake
 from addon.queue import inbox_relay
 from tests.conftest import TEST_DB, WORKSPACE_ID
-from tests.inbox.support import approval_body, deliver, inbox_rows
+from tests.platform.inbox.support import approval_body, deliver, inbox_rows
 
 EVENT = "NEW_APPROVAL_REQUEST"
 

@@ -9,7 +9,7 @@ from addon.extensions import db
 from addon.jobs import jobs_for, sweep_inbox
 from addon.platform.models import InboxEvent
 from addon.queue import inbox_relay
-from tests.inbox.support import (
+from tests.platform.inbox.support import (
     approval_body,
     count_effect,
     deliver,

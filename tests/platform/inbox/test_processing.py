@@ -13,7 +13,7 @@ from addon.jobs import jobs_for
 from addon.platform import inbox
 from addon.platform.models import AuditEntry, EntityVersion, InboxEvent, Installation
 from tests.conftest import WORKSPACE_ID
-from tests.inbox.support import (
+from tests.platform.inbox.support import (
     apply_latest_approval_state,
     approval_body,
     count_effect,

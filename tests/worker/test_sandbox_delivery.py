@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from addon.extensions import db
 from addon.jobs import jobs_for, start_consumer
 from addon.platform.models import EntityVersion
-from tests.inbox.support import (
+from tests.platform.inbox.support import (
     apply_latest_approval_state,
     approval_body,
     count_effect,

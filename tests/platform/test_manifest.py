@@ -10,13 +10,12 @@ import pytest
 
 from addon.manifest import declared_routes
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference" / "manifest-schema"
-LOCAL_SCHEMA = Path(__file__).resolve().parent / "data" / "manifest-schema-1.4.json"
+# Clockify's official manifest schema 1.4, vendored under tests/data.
+SCHEMA = Path(__file__).resolve().parents[1] / "data" / "manifest-schema-1.4.json"
 
 
 def schema_1_4() -> dict:
-    path = SCHEMA_DIR / "1.4.json"
-    return json.loads((path if path.exists() else LOCAL_SCHEMA).read_text())
+    return json.loads(SCHEMA.read_text())
 
 
 def test_served_manifest_validates_against_the_official_1_4_schema(client):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from addon.extensions import db
 from addon.platform.models import InboxEvent
 from tests.conftest import OTHER_WORKSPACE_ID
-from tests.inbox.support import approval_body, deliver, inbox_rows
+from tests.platform.inbox.support import approval_body, deliver, inbox_rows
 
 NEW = "NEW_APPROVAL_REQUEST"
 PATH = "/settings/activity"

@@ -10,7 +10,7 @@ from addon.extensions import db
 from addon.jobs import jobs_for
 from addon.platform.models import Installation
 from tests.conftest import OTHER_WORKSPACE_ID, WORKSPACE_ID
-from tests.inbox.support import forget_queue
+from tests.platform.inbox.support import forget_queue
 
 
 def queued_names(app) -> list[str]:
