@@ -47,6 +47,7 @@ check: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	DATABASE_URL=sqlite:///$(CURDIR)/instance/check.sqlite3 $(PY) -m flask --app addon db upgrade
 	DATABASE_URL=sqlite:///$(CURDIR)/instance/check.sqlite3 $(PY) -m flask --app addon db check
 	rm -f instance/check.sqlite3
