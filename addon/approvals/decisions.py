@@ -22,6 +22,7 @@ from ..clockify.errors import (
 from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..exceptions import ApprovalError, AuthError
 from ..extensions import db, utcnow
+from ..platform import audit
 from ..platform.clients import Clients
 from ..platform.models import AuditEntry, Installation
 from ..tokens import TokenContext, TokenKind, Verifier
@@ -329,16 +330,9 @@ def fail_item(job: DecisionJob, item: DecisionItem, message: str) -> None:
 
 def _audit(job: DecisionJob, item: DecisionItem, action: str, detail: dict[str, Any]) -> None:
     """One audit entry for one item of a decision job, in the decider's name."""
-    db.session.add(
-        AuditEntry(
-            workspace_id=job.workspace_id,
-            actor_user_id=job.actor_user_id,
-            actor_name=job.actor_name,
-            action=action,
-            subject_type="user" if job.action == "submit" else "approval_request",
-            subject_id=item.subject_id,
-            detail=detail,
-        )
+    subject_type = "user" if job.action == "submit" else "approval_request"
+    audit.record(
+        job.workspace_id, audit.Actor(job.actor_user_id, job.actor_name), action, subject_type, item.subject_id, detail
     )
 
 
@@ -359,10 +353,8 @@ def recent_jobs(workspace_id: str, viewer: Viewer, scope: Scope, limit: int = 5)
 
 def audit_log(workspace_id: str, viewer: Viewer, scope: Scope, limit: int = 30) -> list[AuditEntry]:
     """Approval decisions made through Closeout, newest first: admins see all, others their own."""
-    query = sa.select(AuditEntry).where(AuditEntry.workspace_id == workspace_id, AuditEntry.action.like("approval.%"))
-    if not scope.can_decide_all:
-        query = query.where(AuditEntry.actor_user_id == viewer.user_id)
-    return list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+    mine = None if scope.can_decide_all else viewer.user_id
+    return audit.entries(workspace_id, "approval.", actor_user_id=mine, limit=limit)
 
 
 # Seconds a stored user token must still be valid for Closeout to decide with it rather than the
@@ -514,7 +506,9 @@ def _user_client_for(
 def decision_error_message(exc: Exception) -> str:
     """What a person reads beside a failed decision: Clockify's reason, never a trace or a token."""
     if isinstance(exc, ForbiddenError):
-        return "Approvals need a Standard plan or higher, or the decider may not approve this person."
+        # One wording of the plan gate (clockify.errors.Feature); a 403 may also be the decider's rights.
+        gate = exc.feature.message if exc.feature is not None else "Clockify refused this decision."
+        return f"{gate} Otherwise the decider may not approve this person."
     if isinstance(exc, NotFoundError):
         return "Clockify no longer has this request."
     if isinstance(exc, RateLimitedError):

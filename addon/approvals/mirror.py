@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..clockify import payloads
-from ..clockify.payloads import as_dict, raw_of, short_text
+from ..clockify.payloads import as_dict, number, raw_of, short_text
 from ..extensions import db, utcnow
 from ..formatting import zone_or_utc
 from ..workspace.periods import request_days
@@ -33,16 +33,6 @@ def parse_duration(value: Any) -> int:
     return max(payloads.parse_duration(value) or 0, 0)
 
 
-def parse_instant(value: Any) -> datetime | None:
-    return payloads.parse_datetime(value)
-
-
-def _money(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return 0.0
-
-
 @dataclass(frozen=True)
 class RequestData:
     """The fields Closeout keeps from an ApprovalRequestDtoV1 (a webhook body or a listing's approvalRequest)."""
@@ -61,36 +51,31 @@ class RequestData:
 
 
 def parse_request(body: Any) -> RequestData | None:
-    """The request in a webhook body or listing item, or None when it lacks what the queue needs."""
-    body = as_dict(body)
-    owner = as_dict(body.get("owner"))
-    status = as_dict(body.get("status"))
-    date_range = as_dict(body.get("dateRange"))
-    clockify_id = body.get("id")
-    user_id = owner.get("userId")
-    state = status.get("state")
-    start = parse_instant(date_range.get("start"))
-    end = parse_instant(date_range.get("end"))
-    if not (isinstance(clockify_id, str) and clockify_id and isinstance(user_id, str) and user_id):
+    """The request in a webhook body, a listing item or a client answer (already parsed), or None when it
+    lacks what the queue needs."""
+    if isinstance(body, payloads.ApprovalRequest):
+        request = body
+    elif isinstance(body, dict):
+        request = payloads.ApprovalRequest.from_api(body)
+    else:
         return None
-    if state not in STATES or start is None:
+    if not (request.id and request.user_id and request.state in STATES and request.period_start is not None):
         return None
-    # The webhook sample spells owner.timezone, the API's DTO owner.timeZone (platform.md §7.3).
-    zone_name = owner.get("timeZone") or owner.get("timezone") or "UTC"
-    owner_zone = zone_or_utc(zone_name if isinstance(zone_name, str) else "UTC")
-    start_day, end_day = request_days(start, end, owner_zone.key)
+    # The webhook sample spells owner.timezone, the API's DTO owner.timeZone (the parser reads both).
+    owner_zone = zone_or_utc(request.owner_time_zone or "UTC")
+    start_day, end_day = request_days(request.period_start, request.period_end, owner_zone.key)
     return RequestData(
-        clockify_id=clockify_id[:64],
-        user_id=user_id[:64],
-        user_name=short_text(owner.get("userName")),
+        clockify_id=request.id[:64],
+        user_id=request.user_id[:64],
+        user_name=short_text(request.user_name),
         time_zone=owner_zone.key,
         period_start=start_day,
         period_end=end_day,
-        state=state,
-        note=short_text(status.get("note"), NOTE_MAX),
-        updated_at=parse_instant(status.get("updatedAt")),
-        updated_by=short_text(status.get("updatedBy"), 64),
-        updated_by_name=short_text(status.get("updatedByUserName")),
+        state=str(request.state),
+        note=short_text(request.note, NOTE_MAX),
+        updated_at=request.updated_at,
+        updated_by=short_text(request.updated_by, 64),
+        updated_by_name=short_text(request.updated_by_name),
     )
 
 
@@ -106,8 +91,8 @@ def entry_stats(entries: Any, time_zone: str) -> dict[str, Any]:
         if entry.get("type") in ("BREAK", "HOLIDAY", "TIME_OFF"):
             continue
         interval = as_dict(entry.get("timeInterval"))
-        start = parse_instant(interval.get("start"))
-        end = parse_instant(interval.get("end"))
+        start = payloads.parse_datetime(interval.get("start"))
+        end = payloads.parse_datetime(interval.get("end"))
         seconds = parse_duration(interval.get("duration"))
         if start is None:
             continue
@@ -173,7 +158,7 @@ def record_request(
         record.tracked_seconds = parse_duration(details.get("trackedTime"))
         record.billable_seconds = parse_duration(details.get("billableTime"))
         record.break_seconds = parse_duration(details.get("breakTime"))
-        record.expense_total = _money(details.get("expenseTotal"))
+        record.expense_total = number(details.get("expenseTotal"))
         record.entry_stats = entry_stats(details.get("entries"), data.time_zone)
         record.has_details = True
     # queue_version follows synced_at, and every open tab reloads when it moves: only a real change may.

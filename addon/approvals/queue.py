@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..tokens import Role
 from ..workspace.directory import Directory
-from ..workspace.periods import Period, kind_of_request, last_closed_period, parse_period
+from ..workspace.periods import Period, last_closed_period, parse_period
 from .mirror import STATES
 from .models import ApprovalRequestRecord
 
@@ -276,34 +276,12 @@ def missing_submissions(
     return sorted(missing, key=lambda m: m.name.lower())
 
 
-def infer_period_kind(workspace_id: str) -> tuple[str, str]:
-    """The workspace's approval period (kind, week start), read from its latest request.
-
-    Clockify's API does not expose the approval-period setting; every request spans exactly one period,
-    so the latest one tells it. Before any request exists: weekly from Monday.
-    """
-    record = db.session.scalar(
-        sa.select(ApprovalRequestRecord)
-        .filter_by(workspace_id=workspace_id)
-        .order_by(ApprovalRequestRecord.period_start.desc())
-        .limit(1)
-    )
-    if record is None:
-        return "WEEKLY", "MONDAY"
-    return kind_of_request(record.period_start, record.period_end)
-
-
-def choose_period(
-    workspace_id: str, value: str | None, today: date, *, kind: str | None = None, week_start: str | None = None
-) -> Period:
+def choose_period(value: str | None, today: date, *, kind: str, week_start: str) -> Period:
     """The period asked for (an ISO date inside it), else the last closed one.
 
-    `kind` is the workspace's approval period when Clockify told it; otherwise the latest request tells.
+    `kind` and `week_start` are the workspace's (preferences.workspace_info: the one place that works out the
+    approval period, from Clockify's workspace settings or its latest requests).
     """
-    inferred_kind, inferred_week_start = infer_period_kind(workspace_id)
-    if kind is None:
-        kind, week_start = inferred_kind, inferred_week_start if inferred_kind == "WEEKLY" else (week_start or "MONDAY")
-    week_start = week_start or "MONDAY"
     try:
         chosen = parse_period(value, kind, week_start)
     except ValueError:

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("approvals", __name__)
 BASE = component_paths()["approvals.tab"]
-PLAN_MESSAGE = "Approvals need a Standard plan or higher."
 # Scheduling and reports run on UTC calendar days: totals per day are keyed by date.
 PERIOD_ZONE = "UTC"
 
@@ -69,9 +68,8 @@ def _view() -> View:
     # "Last closed" is judged on the workspace's clock: a viewer already in Monday somewhere east must not
     # default to a week nobody else has closed yet.
     today = datetime.now(UTC).astimezone(zone_or_utc(info.time_zone)).date()
-    kind = info.approval_period if info.period_source != "default" else None
     period = queues.choose_period(
-        installation.workspace_id, request.values.get("period"), today, kind=kind, week_start=info.week_start
+        request.values.get("period"), today, kind=info.approval_period, week_start=info.week_start
     )
     return View(installation, client, viewer, directory, queues.scope_for(viewer, directory), period)
 
@@ -118,8 +116,6 @@ def _queue_context(view: View, filters: queues.QueueFilters) -> dict[str, Any]:
 
 
 def _clockify_message(exc: ClockifyError, fallback: str) -> str:
-    if isinstance(exc, ForbiddenError) and "/approval-requests" in (exc.path or ""):
-        return PLAN_MESSAGE
     if isinstance(exc, ForbiddenError) and exc.feature is not None:
         return exc.feature.message
     if isinstance(exc, UnauthorizedError):

@@ -55,6 +55,18 @@ def _str(data: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
+def number(value: Any) -> float:
+    """A finite number from an API field that may be missing, a string, or junk (0 then: NaN and infinities
+    too); booleans are not numbers."""
+    if isinstance(value, bool):
+        return 0.0
+    try:
+        parsed = float(value) if isinstance(value, int | float) else float(str(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return parsed if math.isfinite(parsed) else 0.0
+
+
 def to_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -237,6 +249,8 @@ class ApprovalRequest:
     period_end: datetime | None
     owner_time_zone: str | None
     updated_at: datetime | None
+    updated_by: str | None
+    updated_by_name: str | None
     tracked_seconds: int | None
     billable_seconds: int | None
     billable_amount: int | None
@@ -261,6 +275,8 @@ class ApprovalRequest:
             # The API's DTO spells owner.timeZone, the webhook sample owner.timezone (platform.md §7.3).
             owner_time_zone=_str(owner, "timeZone", "timezone"),
             updated_at=parse_datetime(status.get("updatedAt")),
+            updated_by=_str(status, "updatedBy"),
+            updated_by_name=_str(status, "updatedByUserName"),
             tracked_seconds=parse_duration(d.get("trackedTime")),
             billable_seconds=parse_duration(d.get("billableTime")),
             billable_amount=to_int(d.get("billableAmount")),

@@ -14,25 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..clockify.payloads import as_dict
+from ..clockify.payloads import as_dict, number
 from ..platform.models import Installation
 from .directory import DIRECTORY_TTL_SECONDS, cache_key_for
 from .periods import WEEKDAYS, Period
 
 # The reports API's filter for "time Closeout may bill": approved, billable and not yet invoiced.
 BILLABLE_APPROVED = {"approvalState": "APPROVED", "invoicingState": "UNINVOICED", "billable": True}
-
-
-def number(value: Any) -> float:
-    """A number from an API field that may be missing, a string, or junk (0 then); booleans are not numbers."""
-    if isinstance(value, bool):
-        return 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(str(value))
-    except (TypeError, ValueError):
-        return 0.0
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from addon import exceptions
 from addon.approvals import auto, decisions, mirror
 from addon.approvals import queue as queues
 from addon.approvals.models import ApprovalRequestRecord
+from addon.clockify.payloads import parse_datetime
 from addon.extensions import db
 from addon.tokens import Role
 from addon.workspace.directory import Directory
@@ -119,7 +120,7 @@ def test_an_older_status_from_a_worker_holding_a_stale_read_does_not_land_after_
         other.execute(
             sa.update(ApprovalRequestRecord)
             .where(ApprovalRequestRecord.clockify_id == "ar-1")
-            .values(state="APPROVED", status_updated_at=mirror.parse_instant("2026-11-24T10:00:00Z"))
+            .values(state="APPROVED", status_updated_at=parse_datetime("2026-11-24T10:00:00Z"))
         )
 
     record = mirror.record_request(WS, older)
