@@ -333,48 +333,37 @@ class ClockifyClient:
         self,
         path: str,
         *,
+        parse: Callable[[dict[str, Any]], T],
+        page_size: int,
         params: dict[str, Any] | None = None,
-        page_size: int,
+        body: Callable[[int, int], dict[str, Any]] | None = None,
         items_key: str | None = None,
-        total_key: str | None = None,
-        base: str = "api",
-    ) -> Iterator[Any]:
-        """GET pages (`page`, `page-size`) until a short page, `total` or a `Last-Page` header says it is done."""
-        seen = 0
-        previous: list[Any] = []
-        for page in itertools.count(1):
-            query = {**(params or {}), "page": page, "page-size": page_size}
-            answer = self._call("GET", path, base=base, params=_clean(query))
-            items, total = _items(answer.data, items_key, total_key)
-            if _repeats(previous, items, path):
-                return
-            previous = items
-            yield from items
-            seen += len(items)
-            if _is_last(len(items), page_size, seen, total, answer.headers):
-                return
-
-    def _iter_posted_pages(
-        self,
-        path: str,
-        body: Callable[[int, int], dict[str, Any]],
-        *,
-        page_size: int,
-        items_key: str,
         total_key: str | None = None,
         total: Callable[[Any], int | None] | None = None,
         base: str = "api",
-    ) -> Iterator[Any]:
-        """Pages of a read-only POST that carries its paging in the body (reports, filtered lists)."""
+    ) -> Iterator[T]:
+        """Every item of a paged list, parsed, in as few calls as the answers allow.
+
+        A GET pages with `page`/`page-size` in the query; with `body(page, size)` it is a read-only POST that
+        carries its paging in the body (reports, filtered lists). Paging stops at a short page, at the total
+        (`total_key` in the answer, or `total(answer)`), at a `Last-Page` header, or when a page repeats the
+        previous one (docs/clockify.md#paging). Items that are not JSON objects are skipped.
+        """
         seen = 0
         previous: list[Any] = []
         for page in itertools.count(1):
-            answer = self._call("POST", path, base=base, json=body(page, page_size), idempotent=True)
+            if body is None:
+                query = {**(params or {}), "page": page, "page-size": page_size}
+                answer = self._call("GET", path, base=base, params=_clean(query))
+            else:
+                answer = self._call("POST", path, base=base, json=body(page, page_size), idempotent=True)
             items, listed_total = _items(answer.data, items_key, total_key)
             if _repeats(previous, items, path):
                 return
             previous = items
-            yield from items
+            for item in items:
+                if isinstance(item, dict):
+                    yield parse(item)
             seen += len(items)
             count = total(answer.data) if total else listed_total
             if _is_last(len(items), page_size, seen, count, answer.headers):
@@ -425,22 +414,20 @@ class ClockifyClient:
             "include-roles": "true" if include_roles else "false",
             "sort-column": "ID",
         }
-        for item in self._iter_pages(self._ws("/users"), params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.User.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/users"), params=params, page_size=PAGE_SIZES["default"], parse=p.User.from_api
+        )
 
     def iter_user_groups(self, *, include_team_managers: bool = False) -> Iterator[p.UserGroup]:
         """User groups; with `include_team_managers` each raw record also lists its team managers."""
         params = {"includeTeamManagers": "true" if include_team_managers else None}
-        for item in self._iter_pages(self._ws("/user-groups"), params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.UserGroup.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/user-groups"), params=params, page_size=PAGE_SIZES["default"], parse=p.UserGroup.from_api
+        )
 
     def iter_managers(self, user_id: str) -> Iterator[p.User]:
         path = self._ws(f"/users/{user_id}/managers")
-        for item in self._iter_pages(path, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.User.from_api(item)
+        yield from self._iter_pages(path, page_size=PAGE_SIZES["default"], parse=p.User.from_api)
 
     def get_managers(self, user_id: str) -> list[p.User]:
         return list(self.iter_managers(user_id))
@@ -450,15 +437,15 @@ class ClockifyClient:
 
     def iter_clients(self, *, archived: bool | None = None) -> Iterator[p.Client]:
         params = {"archived": _flag(archived)}
-        for item in self._iter_pages(self._ws("/clients"), params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.Client.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/clients"), params=params, page_size=PAGE_SIZES["default"], parse=p.Client.from_api
+        )
 
     def iter_projects(self, *, archived: bool | None = None, hydrated: bool = False) -> Iterator[p.Project]:
         params = {"archived": _flag(archived), "hydrated": _flag(hydrated)}
-        for item in self._iter_pages(self._ws("/projects"), params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.Project.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/projects"), params=params, page_size=PAGE_SIZES["default"], parse=p.Project.from_api
+        )
 
     # ------------------------------------------------------------------ approvals
 
@@ -477,9 +464,9 @@ class ClockifyClient:
         """
         params = {"status": status, "sort-column": sort_column, "sort-order": sort_order}
         size = page_size or PAGE_SIZES["default"]
-        for item in self._iter_pages(self._ws("/approval-requests"), params=params, page_size=size):
-            if isinstance(item, dict):
-                yield p.ApprovalRequest.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/approval-requests"), params=params, page_size=size, parse=p.ApprovalRequest.from_api
+        )
 
     def update_approval_request(self, request_id: str, state: str, note: str | None = None) -> p.ApprovalRequest:
         """Approve, reject or withdraw; a re-sent change that had already applied is recognised by reading back."""
@@ -546,9 +533,9 @@ class ClockifyClient:
             "in-progress": _flag(in_progress),
         }
         path = self._ws(f"/user/{user_id}/time-entries")
-        for item in self._iter_pages(path, params=params, page_size=page_size or PAGE_SIZES["time_entries"]):
-            if isinstance(item, dict):
-                yield p.TimeEntry.from_api(item)
+        yield from self._iter_pages(
+            path, params=params, page_size=page_size or PAGE_SIZES["time_entries"], parse=p.TimeEntry.from_api
+        )
 
     def get_time_entry(self, entry_id: str, *, hydrated: bool = False) -> p.TimeEntry:
         data = self.request("GET", self._ws(f"/time-entries/{entry_id}"), params={"hydrated": _flag(hydrated)})
@@ -596,11 +583,15 @@ class ClockifyClient:
             }
 
         path = self._ws("/reports/detailed")
-        for item in self._iter_posted_pages(
-            path, body, page_size=size, items_key="timeentries", total=_report_total, base="reports"
-        ):
-            if isinstance(item, dict):
-                yield p.TimeEntry.from_api(item)
+        yield from self._iter_pages(
+            path,
+            body=body,
+            page_size=size,
+            items_key="timeentries",
+            total=_report_total,
+            base="reports",
+            parse=p.TimeEntry.from_api,
+        )
 
     def summary_report(
         self,
@@ -633,11 +624,14 @@ class ClockifyClient:
             "sort-order": sort_order,
         }
         path = self._ws("/invoices")
-        for item in self._iter_pages(
-            path, params=params, page_size=PAGE_SIZES["default"], items_key="invoices", total_key="total"
-        ):
-            if isinstance(item, dict):
-                yield p.Invoice.from_api(item)
+        yield from self._iter_pages(
+            path,
+            params=params,
+            page_size=PAGE_SIZES["default"],
+            items_key="invoices",
+            total_key="total",
+            parse=p.Invoice.from_api,
+        )
 
     def iter_invoices_info(self, **filters: Any) -> Iterator[p.Invoice]:
         """Filtered invoice list (`POST …/invoices/info`); filters use the API's names (invoiceNumber, clients …)."""
@@ -645,15 +639,14 @@ class ClockifyClient:
         def body(page: int, size: int) -> dict[str, Any]:
             return {**filters, "page": page, "pageSize": size}
 
-        for item in self._iter_posted_pages(
+        yield from self._iter_pages(
             self._ws("/invoices/info"),
-            body,
+            body=body,
             page_size=PAGE_SIZES["default"],
             items_key="invoices",
             total_key="total",
-        ):
-            if isinstance(item, dict):
-                yield p.Invoice.from_api(item)
+            parse=p.Invoice.from_api,
+        )
 
     def find_invoice_by_number(self, number: str) -> p.Invoice | None:
         for invoice in self.iter_invoices_info(invoiceNumber=number, strictSearch=True):
@@ -722,9 +715,7 @@ class ClockifyClient:
 
     def iter_invoice_payments(self, invoice_id: str) -> Iterator[p.Payment]:
         path = self._ws(f"/invoices/{invoice_id}/payments")
-        for item in self._iter_pages(path, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.Payment.from_api(item)
+        yield from self._iter_pages(path, page_size=PAGE_SIZES["default"], parse=p.Payment.from_api)
 
     def add_invoice_payment(
         self, invoice_id: str, amount: int, *, payment_date: datetime | date | str, note: str | None = None
@@ -784,9 +775,7 @@ class ClockifyClient:
             "sort-order": sort_order,
         }
         path = self._ws("/scheduling/assignments/all")
-        for item in self._iter_pages(path, params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.Assignment.from_api(item)
+        yield from self._iter_pages(path, params=params, page_size=PAGE_SIZES["default"], parse=p.Assignment.from_api)
 
     def get_project_totals(
         self, project_id: str, start: datetime | date | str, end: datetime | date | str
@@ -804,9 +793,9 @@ class ClockifyClient:
             return _clean({"start": iso(start), "end": iso(end), "search": search, "page": page, "pageSize": size})
 
         path = self._ws("/scheduling/assignments/projects/totals")
-        for item in self._iter_posted_pages(path, body, page_size=PAGE_SIZES["scheduling_totals"], items_key=""):
-            if isinstance(item, dict):
-                yield item
+        yield from self._iter_pages(
+            path, body=body, page_size=PAGE_SIZES["scheduling_totals"], items_key="", parse=_same
+        )
 
     def iter_users_totals(
         self,
@@ -829,18 +818,16 @@ class ClockifyClient:
             }
 
         path = self._ws("/scheduling/assignments/user-filter/totals")
-        for item in self._iter_posted_pages(path, body, page_size=PAGE_SIZES["scheduling_totals"], items_key=""):
-            if isinstance(item, dict):
-                yield item
+        yield from self._iter_pages(
+            path, body=body, page_size=PAGE_SIZES["scheduling_totals"], items_key="", parse=_same
+        )
 
     def iter_user_totals(
         self, user_id: str, start: datetime | date | str, end: datetime | date | str
     ) -> Iterator[dict[str, Any]]:
         path = self._ws(f"/scheduling/assignments/users/{user_id}/totals")
         params = {"start": iso(start), "end": iso(end)}
-        for item in self._iter_pages(path, params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield item
+        yield from self._iter_pages(path, params=params, page_size=PAGE_SIZES["default"], parse=_same)
 
     def publish_assignments(
         self,
@@ -945,15 +932,14 @@ class ClockifyClient:
                 }
             )
 
-        for item in self._iter_posted_pages(
+        yield from self._iter_pages(
             self._ws("/time-off/requests"),
-            body,
+            body=body,
             page_size=PAGE_SIZES["time_off"],
             items_key="requests",
             total_key="count",
-        ):
-            if isinstance(item, dict):
-                yield p.TimeOffRequest.from_api(item)
+            parse=p.TimeOffRequest.from_api,
+        )
 
     # ------------------------------------------------------------------ webhooks
 
@@ -1054,6 +1040,10 @@ def _transport_error(exc: requests.exceptions.RequestException, method: str, pat
     return TransportError(
         f"Clockify did not answer ({kind})", method=method, path=path, maybe_applied=not connect_failed, timeout=timeout
     )
+
+
+def _same(item: dict[str, Any]) -> dict[str, Any]:
+    return item
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
