@@ -43,6 +43,6 @@ def test_a_message_queued_under_an_old_target_runs_as_the_task_it_became(app, ta
 def test_a_message_under_an_unknown_target_is_dropped_and_logged(app, caplog):
     jobs_for(app).huey.flush()
     with caplog.at_level(logging.WARNING, logger="addon.jobs"):
-        jobs_for(app).call.call_local("addon.services.gone:function", 1)
+        jobs_for(app).call.call_local("addon.gone:function", 1)
     assert pending(app) == []
-    assert "addon.services.gone:function" in caplog.text
+    assert "addon.gone:function" in caplog.text
