@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-# The names in DESIGN.md "Configuration"; each is read from the environment and may be overridden
+# The names in README.md#configuration; each is read from the environment and may be overridden
 # by the same key passed to create_app().
 ENV_KEYS = (
     "ADDON_BASE_URL",

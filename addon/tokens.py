@@ -125,7 +125,7 @@ def verify_token(token: str, *, key: Any, addon_key: str, leeway: int = 60) -> d
 def check_kind(claims: dict[str, Any], kind: TokenKind) -> None:
     """Tell token kinds apart by their claims: every Clockify token shares iss, sub and type.
 
-    Only user tokens carry workspaceRole (platform.md §3.2); without this check a user token, which any
+    Only user tokens carry workspaceRole (docs/clockify.md#tokens); without this check a user token, which any
     member can read from an iframe URL, would pass as a lifecycle token and could uninstall the add-on.
     """
     is_user_token = "workspaceRole" in claims

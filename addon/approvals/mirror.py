@@ -198,7 +198,7 @@ def fetch_requests(client: Any, since: date) -> list[tuple[RequestData, dict[str
     """Every approval request (with its totals and entries) whose period ends on or after `since`.
 
     The listing cannot filter by date (only PENDING/APPROVED/WITHDRAWN_APPROVAL, and rejected ones are
-    not listable by status: platform.md quirk 5), so it is read unfiltered, newest period first, and
+    not listable by status: docs/clockify.md#quirk-5), so it is read unfiltered, newest period first, and
     reading stops at the first item that ends before `since`. Only Clockify calls: nothing is written.
     """
     fetched: list[tuple[RequestData, dict[str, Any]]] = []

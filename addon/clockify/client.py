@@ -43,7 +43,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
 
 # Largest page size per list. The API reference documents a maximum only for time-off lists (200) and
 # in-progress entries (1000); elsewhere it gives `>= 1` and no bound, so Closeout asks for the largest
-# size live clients report as accepted (platform.md §7.4 and the report appendix: 200 and 1000).
+# size live clients report as accepted (docs/clockify.md#paging: 200 and 1000).
 PAGE_SIZES: dict[str, int] = {
     "default": 200,
     "time_entries": 1000,
@@ -54,7 +54,7 @@ PAGE_SIZES: dict[str, int] = {
 }
 
 # A POST answered with a 5xx, a read timeout or a dropped connection may or may not have been applied
-# (Clockify ignores idempotency keys: platform.md "Known live-API quirks" 8). Such a POST is only
+# (Clockify ignores idempotency keys: docs/clockify.md#quirk-8). Such a POST is only
 # re-sent after a read shows it did not happen.
 Verify = Callable[[], Any]
 
@@ -460,7 +460,7 @@ class ClockifyClient:
         """Approval requests with their period totals.
 
         Only PENDING, APPROVED and WITHDRAWN_APPROVAL can be listed by status (clockify-api-v1.txt;
-        platform.md "Known live-API quirks" 5): rejected requests are not listable.
+        docs/clockify.md#quirk-5): rejected requests are not listable.
         """
         params = {"status": status, "sort-column": sort_column, "sort-order": sort_order}
         size = page_size or PAGE_SIZES["default"]
@@ -549,7 +549,7 @@ class ClockifyClient:
         """Mark entries invoiced (or not).
 
         The documented `PATCH …/time-entries/invoiced` is the one that works; a `/bulk` variant some
-        clients use does not exist (platform.md "Known live-API quirks" 6).
+        clients use does not exist (docs/clockify.md#quirk-6).
         """
         ids = list(dict.fromkeys(entry_ids))
         if ids:
@@ -569,7 +569,7 @@ class ClockifyClient:
         """Every entry of a detailed report, paged by `detailedFilter.page/pageSize`.
 
         The report answers `totals[0].entriesCount`, which stops paging without an extra empty call;
-        its `duration` is in seconds (platform.md, report appendix), which `TimeEntry` accepts.
+        its `duration` is in seconds (docs/clockify.md#reports), which `TimeEntry` accepts.
         """
         size = page_size or PAGE_SIZES["detailed_report"]
 
@@ -670,7 +670,7 @@ class ClockifyClient:
     ) -> p.Invoice:
         """Create an invoice; never twice: an ambiguous failure is checked by looking the number up.
 
-        Create drops `note` and `subject` (platform.md "Known live-API quirks" 4), so they are set with a
+        Create drops `note` and `subject` (docs/clockify.md#quirk-4), so they are set with a
         follow-up update.
         """
         body = {
@@ -699,7 +699,7 @@ class ClockifyClient:
 
         `PUT …/invoices/{id}` replaces the whole document, and GET returns `tax`, `tax2` and `discount`
         times 100 while PUT takes `taxPercent`, `tax2Percent`, `discountPercent` as plain percents
-        (platform.md "Known live-API quirks" 1): read, convert, then write every field.
+        (docs/clockify.md#quirk-1): read, convert, then write every field.
         """
         current = _dict(self.request("GET", self._ws(f"/invoices/{invoice_id}")))
         body = invoice_put_body(current)
@@ -722,7 +722,7 @@ class ClockifyClient:
     ) -> p.Payment | None:
         """Record a payment (amount in minor units) and return it.
 
-        Clockify answers with the invoice, not the payment (platform.md "Known live-API quirks" 3): the
+        Clockify answers with the invoice, not the payment (docs/clockify.md#quirk-3): the
         payment is the one listed after and not before. The same difference tells whether an ambiguous
         attempt already recorded it.
         """
@@ -780,7 +780,7 @@ class ClockifyClient:
     def get_project_totals(
         self, project_id: str, start: datetime | date | str, end: datetime | date | str
     ) -> dict[str, Any]:
-        """One project's scheduled totals: a GET (platform.md "Known live-API quirks" 7)."""
+        """One project's scheduled totals: a GET (docs/clockify.md#quirk-7)."""
         path = self._ws(f"/scheduling/assignments/projects/totals/{project_id}")
         return _dict(self.request("GET", path, params={"start": iso(start), "end": iso(end)}))
 
@@ -917,7 +917,7 @@ class ClockifyClient:
         users: Iterable[str] | None = None,
         user_groups: Iterable[str] | None = None,
     ) -> Iterator[p.TimeOffRequest]:
-        """Time-off requests. The listing is a POST (a GET answers 405: platform.md "Known live-API quirks" 10)."""
+        """Time-off requests. The listing is a POST (a GET answers 405: docs/clockify.md#quirk-10)."""
 
         def body(page: int, size: int) -> dict[str, Any]:
             return _clean(
@@ -984,7 +984,7 @@ class ClockifyClient:
     # ------------------------------------------------------------------ add-on settings
 
     def get_addon_settings(self) -> dict[str, Any]:
-        """Structured add-on settings (`GET {backendUrl}/addon/workspaces/{ws}/settings`, platform.md §5)."""
+        """Structured add-on settings (`GET {backendUrl}/addon/workspaces/{ws}/settings`, docs/clockify.md#settings)."""
         return _dict(self.request("GET", f"/addon/workspaces/{self.workspace_id}/settings"))
 
     def update_addon_settings(self, values: dict[str, Any]) -> Any:
@@ -997,7 +997,7 @@ class ClockifyClient:
 
 
 def invoice_put_body(current: dict[str, Any]) -> dict[str, Any]:
-    """A full `PUT …/invoices/{id}` body from a GET answer (platform.md "Known live-API quirks" 1).
+    """A full `PUT …/invoices/{id}` body from a GET answer (docs/clockify.md#quirk-1).
 
     GET's `tax`, `tax2`, `discount` are percent times 100 (10% reads 1000); PUT's `…Percent` fields are plain.
     """
@@ -1108,7 +1108,7 @@ def _is_last(count: int, page_size: int, seen: int, total: int | None, headers: 
         return True
     if total is not None and seen >= total:
         return True
-    # Some lists are reported to carry Last-Page instead of a total (platform.md "Known live-API quirks" 9).
+    # Some lists are reported to carry Last-Page instead of a total (docs/clockify.md#quirk-9).
     last_page = str(headers.get("Last-Page", "")).strip().lower()
     return last_page in ("true", "1", "yes")
 

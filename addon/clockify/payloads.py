@@ -272,7 +272,7 @@ class ApprovalRequest:
             note=_str(status, "note"),
             period_start=parse_datetime(dates.get("start")),
             period_end=parse_datetime(dates.get("end")),
-            # The API's DTO spells owner.timeZone, the webhook sample owner.timezone (platform.md §7.3).
+            # The API's DTO spells owner.timeZone, the webhook sample owner.timezone (docs/clockify.md#approvals).
             owner_time_zone=_str(owner, "timeZone", "timezone"),
             updated_at=parse_datetime(status.get("updatedAt")),
             updated_by=_str(status, "updatedBy"),
@@ -328,7 +328,7 @@ class TimeEntry:
 
     @property
     def amount(self) -> int | None:
-        """Reports carry the entry's amount (minor units) directly (platform.md appendix)."""
+        """Reports carry the entry's amount (minor units) directly (docs/clockify.md#reports)."""
         return to_int(self.raw.get("amount"))
 
 

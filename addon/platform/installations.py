@@ -43,7 +43,7 @@ def record_lifecycle(workspace_id: str, event_type: str, body: dict[str, Any]) -
 
 
 def parse_installed(body: dict[str, Any]) -> InstalledPayload:
-    """Validate an INSTALLED body (platform.md §2, corrected sample); unknown fields are ignored."""
+    """Validate an INSTALLED body (docs/clockify.md#lifecycle); unknown fields are ignored."""
     missing = [k for k in ("workspaceId", "addonId", "authToken", "apiUrl") if not _nonempty_str(body.get(k))]
     if missing:
         raise PayloadError("missing or empty: " + ", ".join(missing))
@@ -119,7 +119,7 @@ def _match_webhooks(webhooks: list[dict[str, Any]], manifest_webhooks: dict[str,
     """Pair each INSTALLED webhook with its manifest event.
 
     The INSTALLED sample gives `path` as a full URL, the webhooks page as the manifest path
-    (platform.md §2 field notes), so match on the URL's path either way; an explicit event field,
+    (docs/clockify.md#lifecycle), so match on the URL's path either way; an explicit event field,
     when Clockify sends one, wins.
     """
     by_path = {path: event for event, path in manifest_webhooks.items()}

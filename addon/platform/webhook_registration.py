@@ -113,7 +113,7 @@ def registered_ids(workspace_id: str) -> list[str]:
 def remove(client: Any, webhook_ids: Iterable[str]) -> int:
     """Delete the webhooks at Clockify, best effort: return how many went; failures are logged, never raised.
 
-    DELETED invalidates the installation's tokens (platform.md §2), so this runs before the
+    DELETED invalidates the installation's tokens (docs/clockify.md#lifecycle), so this runs before the
     uninstall is acknowledged and gives up quietly once Clockify refuses.
     """
     removed = 0
