@@ -11,17 +11,9 @@ from werkzeug.exceptions import HTTPException
 
 from . import dto
 from .gate import Actor, check_request, error, needs, sandbox
-from .world import (
-    APPROVAL_PERIODS,
-    APPROVAL_STATES,
-    INVOICE_STATUSES,
-    NotFound,
-    Workspace,
-    World,
-    WorldError,
-    iso,
-    parse_instant,
-)
+from .state import APPROVAL_PERIODS, APPROVAL_STATES, INVOICE_STATUSES, NotFound, Workspace, WorldError
+from .wire import day_start, iso, parse_instant
+from .world import World
 
 bp = Blueprint("api", __name__)
 bp.before_request(check_request)
@@ -1072,7 +1064,7 @@ def _project_totals(space: Workspace, project: dict[str, Any], start: date, end:
         "workspaceId": space.id,
         "totalHours": total,
         "milestones": [],
-        "assignments": [{"date": iso(dto.day_start(d)), "hasAssignment": True} for d in sorted(per_day)],
+        "assignments": [{"date": iso(day_start(d)), "hasAssignment": True} for d in sorted(per_day)],
     }
 
 
@@ -1143,7 +1135,7 @@ def _user_totals(space: Workspace, user: dict[str, Any], start: date, end: date,
         "workspaceId": space.id,
         "capacityPerDay": capacity,
         "workingDays": list(user["workingDays"]),
-        "totalHoursPerDay": [{"date": iso(dto.day_start(d)), "totalHours": h} for d, h in sorted(per_day.items())],
+        "totalHoursPerDay": [{"date": iso(day_start(d)), "totalHours": h} for d, h in sorted(per_day.items())],
     }
 
 

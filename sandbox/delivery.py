@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from .world import AddonInstallation
+from .state import AddonInstallation
 
 if TYPE_CHECKING:
     from .app import Sandbox

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from .world import (
-    WEEKDAYS,
-    Workspace,
-    approval_event_payload,
-    invoice_event_payload,
-    invoice_totals,
-    iso,
-    iso_duration,
-)
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), UTC)
+from .payloads import approval_event_payload, invoice_event_payload
+from .state import WEEKDAYS, Workspace, invoice_totals
+from .wire import day_start, iso, iso_duration
 
 
 def user_dto(ws: Workspace, user: dict[str, Any], *, memberships: bool = False) -> dict[str, Any]:

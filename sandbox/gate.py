@@ -18,7 +18,8 @@ import jsonschema
 import jwt
 from flask import Response, current_app, g, jsonify, request
 
-from .world import ADMIN_ROLES, ROLE_MEMBER, ROLE_OWNER, ROLE_TEAM_MANAGER, AddonInstallation, World, WorldError
+from .state import ADMIN_ROLES, ROLE_MEMBER, ROLE_OWNER, ROLE_TEAM_MANAGER, AddonInstallation, WorldError
+from .world import World
 
 # endpoint name → the manifest scope it needs (None: any installed add-on may call it)
 SCOPES: dict[str, str | None] = {}

@@ -10,7 +10,8 @@ from flask import Blueprint, Response, g, jsonify
 
 from .api import bad, body_object, enum_value, instant, int_value, required, world
 from .gate import Actor, check_request, error, needs
-from .world import Workspace, WorldError, iso
+from .state import Workspace, WorldError
+from .wire import iso
 
 bp = Blueprint("reports", __name__)
 bp.before_request(check_request)

@@ -6,15 +6,8 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from .world import (
-    ROLE_ADMIN,
-    ROLE_OWNER,
-    ROLE_TEAM_MANAGER,
-    WEEKDAYS,
-    Workspace,
-    World,
-    new_user,
-)
+from .state import ROLE_ADMIN, ROLE_OWNER, ROLE_TEAM_MANAGER, WEEKDAYS, Workspace, invoice_totals, new_user
+from .world import World
 
 # What the demo holds (seed 42; `today` defaults to the real UTC date so the demo is always current):
 # - 36 people: 1 OWNER, 1 WORKSPACE_ADMIN, 3 TEAM_MANAGERs (one per group: Design, Engineering, Delivery),
@@ -466,8 +459,6 @@ def _seed_invoices(world: World, ws: Workspace, rng: random.Random, weeks: list[
 
 
 def invoice_amount(invoice: dict[str, Any]) -> int:
-    from .world import invoice_totals
-
     return invoice_totals(invoice)["amount"]
 
 

@@ -12,7 +12,8 @@ from flask import Flask
 
 from sandbox import create_sandbox
 from sandbox.app import Sandbox
-from sandbox.world import AddonInstallation, World
+from sandbox.state import AddonInstallation
+from sandbox.world import World
 from tests.live import LiveServer
 
 SEED = 42

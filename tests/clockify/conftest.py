@@ -12,7 +12,7 @@ import pytest
 
 from addon.clockify import ClockifyClient, LocalLimiter, pacing_for
 from sandbox.delivery import new_id
-from sandbox.world import AddonInstallation
+from sandbox.state import AddonInstallation
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.json"
 

@@ -1,0 +1,50 @@
+"""Clockify's wire formats for time: instants as UTC with a Z, durations as ISO-8601 (PT8H30M)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+
+def iso(value: datetime | None) -> str | None:
+    """Clockify's timestamp form: UTC with a Z."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_duration(seconds: float | int) -> str:
+    """ISO-8601 duration as Clockify writes it (PT8H30M, PT0S)."""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "PT"
+    if hours:
+        text += f"{hours}H"
+    if minutes:
+        text += f"{minutes}M"
+    if secs or text == "PT":
+        text += f"{secs}S"
+    return text
+
+
+def parse_instant(value: Any) -> datetime:
+    """A yyyy-MM-ddThh:mm:ss(.SSS)Z (or yyyy-MM-dd) value as an aware UTC datetime; ValueError otherwise."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("not a date")
+    text = value.strip()
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)
