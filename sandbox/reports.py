@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify
 
-from .api import bad, body_object, enum_value, instant, int_value, required, world
+from .api.common import bad, body_object, enum_value, instant, int_value, required, world
 from .gate import Actor, check_request, error, needs
 from .state import Workspace, WorldError
 from .wire import iso
