@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from .state import ROLE_ADMIN, ROLE_OWNER, ROLE_TEAM_MANAGER, WEEKDAYS, Workspace, invoice_totals, new_user
+from .wire import duration_hours
 from .world import World
 
 # What the demo holds (seed 42; `today` defaults to the real UTC date so the demo is always current):
@@ -336,7 +337,7 @@ def _seed_schedule(world: World, ws: Workspace, rng: random.Random, weeks: list[
     if len(people) > 60:
         people = people[:60]  # a large workspace schedules a slice; enough for totals and heatmaps
     for index, user in enumerate(people):
-        capacity = _capacity_hours(user)
+        capacity = duration_hours(user["workCapacity"])
         # Every fourth person is over-booked (>107%), every fifth under-booked; the rest about full.
         plan: tuple[float, ...]
         if index % 4 == 0:
@@ -358,14 +359,6 @@ def _seed_schedule(world: World, ws: Workspace, rng: random.Random, weeks: list[
                     published=week <= this_monday,
                     emit=False,
                 )
-
-
-def _capacity_hours(user: dict[str, Any]) -> float:
-    text = user["workCapacity"][2:]
-    hours = float(text.split("H")[0]) if "H" in text else 0.0
-    if "M" in text:
-        hours += float(text.split("H")[-1].rstrip("M")) / 60
-    return hours
 
 
 def _seed_time_off(world: World, ws: Workspace, rng: random.Random, weeks: list[date], today: date) -> None:

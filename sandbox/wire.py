@@ -31,6 +31,19 @@ def iso_duration(seconds: float | int) -> str:
     return text
 
 
+def duration_hours(text: str) -> float:
+    """An ISO-8601 duration of hours and minutes (PT8H, PT7H30M; the PT may be missing) in hours."""
+    hours = 0.0
+    body = text[2:] if text.startswith("PT") else text
+    if "H" in body:
+        head, body = body.split("H", 1)
+        hours += float(head)
+    if "M" in body:
+        head, body = body.split("M", 1)
+        hours += float(head) / 60
+    return hours
+
+
 def parse_instant(value: Any) -> datetime:
     """A yyyy-MM-ddThh:mm:ss(.SSS)Z (or yyyy-MM-dd) value as an aware UTC datetime; ValueError otherwise."""
     if not isinstance(value, str) or not value:

@@ -10,7 +10,6 @@ from flask import Blueprint, Response, jsonify, request
 from .. import dto
 from ..gate import needs
 from ..state import INVOICE_STATUSES, Workspace
-from ..wire import iso
 from .common import (
     SORT_ORDERS,
     WS,
@@ -145,18 +144,7 @@ def create_invoice(ws: str) -> Response:
     me.require_admin()
     # `note` and `subject` in the body are dropped, as the live API does (platform.md quirk 4).
     invoice = world().create_invoice(ws, client_id, number, currency, issued, due, by_user_id=me.user_id)
-    return json_status(
-        {
-            "id": invoice["id"],
-            "billFrom": invoice["billFrom"],
-            "clientId": invoice["clientId"],
-            "currency": invoice["currency"],
-            "dueDate": iso(invoice["dueDate"]),
-            "issuedDate": iso(invoice["issuedDate"]),
-            "number": invoice["number"],
-        },
-        201,
-    )
+    return json_status(dto.created_invoice_dto(invoice), 201)
 
 
 @bp.get(f"{WS}/invoices/settings")

@@ -11,7 +11,6 @@ from flask import Blueprint, Response, jsonify, request
 from .. import dto
 from ..gate import needs
 from ..state import NotFound, Workspace
-from ..wire import day_start, iso
 from .common import (
     SORT_ORDERS,
     WS,
@@ -76,33 +75,25 @@ def all_assignments(ws: str) -> Response:
         return jsonify([dto.assignment_hydrated_dto(space, a) for a in paged(found)])
 
 
-def _project_totals(space: Workspace, project: dict[str, Any], start: date, end: date, status: str) -> dict:
-    per_day: dict[date, bool] = {}
-    total = 0.0
+def _booked(
+    space: Workspace, start: date, end: date, status: str, keep: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """Assignments overlapping [start, end] that `keep` selects, PUBLISHED, UNPUBLISHED or ALL of them."""
+    found = []
     for assignment in _overlapping(space, start, end):
-        if assignment["projectId"] != project["id"]:
+        if not keep(assignment):
             continue
         if status == "PUBLISHED" and not assignment["published"]:
             continue
         if status == "UNPUBLISHED" and assignment["published"]:
             continue
-        days = dto.assignment_days(assignment, space.users.get(assignment["userId"], {}), start, end)
-        total += assignment["hoursPerDay"] * len(days)
-        for day in days:
-            per_day[day] = True
-    client = space.clients.get(project["clientId"] or "", {})
-    return {
-        "projectId": project["id"],
-        "projectName": project["name"],
-        "projectColor": project["color"],
-        "projectArchived": project["archived"],
-        "projectBillable": project["billable"],
-        "clientName": client.get("name", ""),
-        "workspaceId": space.id,
-        "totalHours": total,
-        "milestones": [],
-        "assignments": [{"date": iso(day_start(d)), "hasAssignment": True} for d in sorted(per_day)],
-    }
+        found.append(assignment)
+    return found
+
+
+def _project_totals(space: Workspace, project: dict[str, Any], start: date, end: date, status: str) -> dict:
+    booked = _booked(space, start, end, status, lambda a: a["projectId"] == project["id"])
+    return dto.project_totals_dto(space, project, booked, start, end)
 
 
 def _projects_matching(space: Workspace, search: str) -> list[dict[str, Any]]:
@@ -153,39 +144,8 @@ def single_project_totals(ws: str, project_id: str) -> Response:
 
 
 def _user_totals(space: Workspace, user: dict[str, Any], start: date, end: date, status: str) -> dict[str, Any]:
-    per_day: dict[date, float] = {}
-    for assignment in _overlapping(space, start, end):
-        if assignment["userId"] != user["id"]:
-            continue
-        if status == "PUBLISHED" and not assignment["published"]:
-            continue
-        if status == "UNPUBLISHED" and assignment["published"]:
-            continue
-        for day in dto.assignment_days(assignment, user, start, end):
-            per_day[day] = per_day.get(day, 0.0) + assignment["hoursPerDay"]
-    capacity = _capacity_hours(user["workCapacity"])
-    return {
-        "userId": user["id"],
-        "userName": user["name"],
-        "userImage": "",
-        "userStatus": user["status"],
-        "workspaceId": space.id,
-        "capacityPerDay": capacity,
-        "workingDays": list(user["workingDays"]),
-        "totalHoursPerDay": [{"date": iso(day_start(d)), "totalHours": h} for d, h in sorted(per_day.items())],
-    }
-
-
-def _capacity_hours(text: str) -> float:
-    hours = 0.0
-    body = text[2:] if text.startswith("PT") else text
-    if "H" in body:
-        head, body = body.split("H", 1)
-        hours += float(head)
-    if "M" in body:
-        head, body = body.split("M", 1)
-        hours += float(head) / 60
-    return hours
+    booked = _booked(space, start, end, status, lambda a: a["userId"] == user["id"])
+    return dto.user_totals_dto(space, user, booked, start, end)
 
 
 @bp.get(f"{WS}/scheduling/assignments/users/<user_id>/totals")

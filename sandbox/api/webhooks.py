@@ -143,7 +143,7 @@ def webhooks(ws: str) -> Response:
     actor().require_admin()
     with world().lock:
         hooks = [] if kind == "USER_CREATED" else _addon_hooks(ws)
-        return jsonify({"webhooks": [dto.webhook_dto(ws, h) for h in hooks], "workspaceWebhookCount": len(hooks)})
+        return jsonify(dto.webhooks_dto(ws, hooks))
 
 
 @bp.get(f"{WS}/webhooks/<webhook_id>")
@@ -175,4 +175,4 @@ def addon_webhooks(ws: str, addon_id: str) -> Response:
         raise WorldError(403, "Access denied: another addon's webhooks", 403)
     with world().lock:
         hooks = _addon_hooks(ws)
-        return jsonify({"webhooks": [dto.webhook_dto(ws, h) for h in hooks], "workspaceWebhookCount": len(hooks)})
+        return jsonify(dto.webhooks_dto(ws, hooks))
