@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from sandbox import create_sandbox
-from sandbox.delivery import new_id
+from sandbox.lifecycle import new_id
 from sandbox.state import AddonInstallation
 
 ROOT = Path(__file__).resolve().parent.parent

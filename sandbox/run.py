@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from werkzeug.serving import make_server
 
-from . import delivery
+from . import lifecycle
 from .app import ROOT, create_sandbox
 
 log = logging.getLogger("sandbox.run")
@@ -131,7 +131,7 @@ def main() -> int:
         serving.start()
         _wait_healthy(f"http://127.0.0.1:{addon_port}/healthz", closeout)
         workspace_id = sandbox.demo_workspace_id
-        delivery.install(sandbox, workspace_id)
+        lifecycle.install(sandbox, workspace_id)
         workspace = sandbox.world.workspaces.get(workspace_id)
         _banner(addon_url, sandbox_url, getattr(workspace, "name", workspace_id), children)
         while not stop.wait(0.5):
@@ -140,7 +140,7 @@ def main() -> int:
                 log.error("%s exited with status %s; stopping", dead.name, dead.process.returncode)
                 return 1
         return 0
-    except (RuntimeError, delivery.PlatformError) as exc:
+    except (RuntimeError, lifecycle.PlatformError) as exc:
         log.error("%s", exc)
         return 1
     finally:

@@ -1,4 +1,4 @@
-"""Clockify's wire formats for time: instants as UTC with a Z, durations as ISO-8601 (PT8H30M)."""
+"""Time on the wire: Clockify's instants (UTC with a Z) and durations (PT8H30M), and the sandbox's own stamps."""
 
 from __future__ import annotations
 
@@ -61,3 +61,8 @@ def parse_instant(value: Any) -> datetime:
 
 def day_start(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), UTC)
+
+
+def now_iso() -> str:
+    """Now, to the microsecond, as the request log, deliveries and lifecycle calls record it."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

@@ -11,7 +11,7 @@ import requests
 from flask import Flask
 
 from sandbox import create_sandbox
-from sandbox.app import Sandbox
+from sandbox.sandbox import Sandbox
 from sandbox.state import AddonInstallation
 from sandbox.world import World
 from tests.live import LiveServer

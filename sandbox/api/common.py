@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from ..gate import Actor, sandbox
+from ..gate import Actor
+from ..sandbox import current_sandbox
 from ..state import Workspace, WorldError
 from ..wire import parse_instant
 from ..world import World
@@ -19,7 +20,7 @@ SORT_ORDERS = ("ASCENDING", "DESCENDING")
 
 
 def world() -> World:
-    return sandbox().world
+    return current_sandbox().world
 
 
 def actor() -> Actor:

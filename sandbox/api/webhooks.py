@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from .. import dto
-from ..gate import sandbox
+from ..sandbox import current_sandbox
 from ..state import NotFound, WorldError
 from .common import (
     WS,
@@ -104,7 +104,7 @@ def create_webhook(ws: str) -> Response:
         raise bad("Field 'name' must be 2 to 30 characters")
     me = actor()
     me.require_admin()
-    box = sandbox()
+    box = current_sandbox()
     the_world = world()
     with the_world.lock:
         installation = the_world.installations[ws]

@@ -136,7 +136,7 @@ def reseed(app: Flask) -> ApiSandbox:
     seed_world(world, seed=42, size="demo", today=TODAY)
     box = app.extensions["sandbox"]
     box.world = world
-    box.extras.pop("rate_limiter", None)
+    box.rate_limiter = None
     token = install(app)
     return ApiSandbox(app=app, client=app.test_client(), installation_token=token)
 
