@@ -323,7 +323,7 @@ def created_invoice_dto(invoice: dict[str, Any]) -> dict[str, Any]:
 
 
 def invoice_overview_dto(ws: Workspace, invoice: dict[str, Any]) -> dict[str, Any]:
-    """InvoiceOverviewDtoV1: tax/tax2/discount read back x100 (platform.md quirk 1)."""
+    """InvoiceOverviewDtoV1: tax/tax2/discount read back x100 (docs/clockify.md#quirk-1)."""
     out = invoice_event_payload(ws, invoice)
     totals = invoice_totals(invoice)
     out.update(

@@ -1,4 +1,7 @@
-"""What the sandbox sends Closeout as Clockify does: install, pause, resume, settings and uninstall (platform.md §2)."""
+"""What the sandbox sends Closeout as Clockify does: install, pause, resume, settings, uninstall.
+
+The payloads are those of docs/clockify.md#lifecycle.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ def owner_of(sandbox: Sandbox, workspace_id: str) -> str:
 
 
 def install(sandbox: Sandbox, workspace_id: str) -> AddonInstallation:
-    """Install Closeout: a new addonId, installation and webhook tokens, then INSTALLED (platform.md §2)."""
+    """Install Closeout: a new addonId, installation and webhook tokens, then INSTALLED (docs/clockify.md#lifecycle)."""
     world = sandbox.world
     manifest = fetch_manifest(sandbox.addon_url)
     base_url = manifest["baseUrl"].rstrip("/")
@@ -120,7 +123,7 @@ def set_active(sandbox: Sandbox, workspace_id: str, active: bool) -> AddonInstal
 
 
 def update_settings(sandbox: Sandbox, workspace_id: str, settings: list[dict[str, Any]]) -> AddonInstallation:
-    """SETTINGS_UPDATED with the flat `[{id, name, value}]` list of platform.md §2."""
+    """SETTINGS_UPDATED with the flat `[{id, name, value}]` list of docs/clockify.md#lifecycle."""
     installation = _installed(sandbox, workspace_id)
     body = {"workspaceId": workspace_id, "addonId": installation.addon_id, "settings": settings}
     _lifecycle_call(sandbox, installation, "SETTINGS_UPDATED", body)
@@ -154,7 +157,7 @@ def _lifecycle_call(sandbox: Sandbox, installation: AddonInstallation, event: st
     paths = {item.get("type"): item.get("path") for item in manifest.get("lifecycle") or []}
     path = paths.get(event)
     if not path:
-        return  # only declared lifecycle events are sent (platform.md §2)
+        return  # only declared lifecycle events are sent (docs/clockify.md#lifecycle)
     url = installation.addon_url + path
     token = sandbox.signer.lifecycle_token(installation.workspace_id, installation.addon_id)
     started = time.monotonic()

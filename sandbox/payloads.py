@@ -1,4 +1,4 @@
-"""What webhooks carry: the payload of each event the world emits (platform.md §6)."""
+"""What webhooks carry: the payload of each event the world emits (docs/clockify.md#webhooks)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def invoice_event_payload(ws: Workspace, invoice: dict[str, Any]) -> dict[str, A
         "issuedDate": iso(invoice["issuedDate"]),
         "dueDate": iso(invoice["dueDate"]),
         "subtotal": totals["subtotal"],
-        # Read side scales percents x100 (platform.md quirk 1).
+        # Read side scales percents x100 (docs/clockify.md#quirk-1).
         "discount": invoice["discountPercent"] * 100,
         "tax": invoice["taxPercent"] * 100,
         "tax2": invoice["tax2Percent"] * 100,

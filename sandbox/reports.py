@@ -147,7 +147,7 @@ class Measures:
 
 def _totals(entries: list[dict[str, Any]], m: Measures) -> list[dict[str, Any] | None]:
     if not entries:
-        # Clockify answers [null] when nothing matches (platform.md appendix).
+        # Clockify answers [null] when nothing matches (docs/clockify.md#reports).
         return [None]
     return [
         {
@@ -189,7 +189,7 @@ def _detailed_row(entry: dict[str, Any], m: Measures) -> dict[str, Any]:
         "timeInterval": {
             "start": iso(entry["start"]),
             "end": iso(end),
-            # Seconds here, unlike the PT… durations of the time-entry endpoints (platform.md appendix).
+            # Seconds here, unlike the PT… durations of the time-entry endpoints (docs/clockify.md#reports).
             "duration": m.seconds(entry),
         },
     }

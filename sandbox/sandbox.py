@@ -71,7 +71,7 @@ class Sandbox:
 
     @property
     def urls(self) -> dict[str, str]:
-        """The API hosts every installation and user token names (platform.md §3.2)."""
+        """The API hosts every installation and user token names (docs/clockify.md#tokens)."""
         return {
             "backendUrl": self.backend_url,
             "reportsUrl": self.reports_url,

@@ -419,7 +419,7 @@ def _seed_invoices(world: World, ws: Workspace, rng: random.Random, weeks: list[
                 "order": 1,
                 "description": f"Services, week of {weeks[index % 3].isoformat()}",
                 "quantity": round(quantity * 100),
-                # unitPrice is minor units x100 on the live API (platform.md quirk 2).
+                # unitPrice is minor units x100 on the live API (docs/clockify.md#quirk-2).
                 "unitPrice": rate * 100,
                 "amount": round(quantity * rate),
                 "itemType": "Service",

@@ -468,7 +468,7 @@ class World:
                     "taxPercent": float(fields["taxPercent"]),
                     "tax2Percent": float(fields["tax2Percent"]),
                     "discountPercent": float(fields["discountPercent"]),
-                    # Full replacement (platform.md quirk 1): absent optional fields are cleared.
+                    # Full replacement (docs/clockify.md#quirk-1): absent optional fields are cleared.
                     "note": fields.get("note") or "",
                     "subject": fields.get("subject") or "",
                     "clientId": fields.get("clientId") or invoice["clientId"],

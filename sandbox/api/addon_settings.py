@@ -1,4 +1,4 @@
-"""The add-on settings API: /api/addon/workspaces/{ws}/settings (platform.md §5)."""
+"""The add-on settings API: /api/addon/workspaces/{ws}/settings (docs/clockify.md#settings)."""
 
 from __future__ import annotations
 

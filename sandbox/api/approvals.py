@@ -34,7 +34,7 @@ bp = Blueprint("approvals", __name__)
 @bp.get(f"{WS}/approval-requests")
 @needs("APPROVAL_READ")
 def approval_requests(ws: str) -> Response:
-    # The reference (and the live API, platform.md quirk 5) filter only on these three states.
+    # The reference (and the live API, docs/clockify.md#quirk-5) filter only on these three states.
     status = query_enum("status", ("PENDING", "APPROVED", "WITHDRAWN_APPROVAL"))
     sort_column = query_enum("sort-column", ("ID", "USER_ID", "START", "UPDATED_AT"), "ID")
     sort_order = query_enum("sort-order", SORT_ORDERS, "ASCENDING")

@@ -142,7 +142,7 @@ def create_invoice(ws: str) -> Response:
     due = instant(required(data, "dueDate"), "dueDate")
     me = actor()
     me.require_admin()
-    # `note` and `subject` in the body are dropped, as the live API does (platform.md quirk 4).
+    # `note` and `subject` in the body are dropped, as the live API does (docs/clockify.md#quirk-4).
     invoice = world().create_invoice(ws, client_id, number, currency, issued, due, by_user_id=me.user_id)
     return json_status(dto.created_invoice_dto(invoice), 201)
 
@@ -266,7 +266,7 @@ def add_invoice_payment(ws: str, invoice_id: str) -> Response:
     _invoice(ws, invoice_id)
     updated = world().add_payment(ws, invoice_id, amount, paid_at, note, by_user_id=actor().user_id)
     with world().lock:
-        # The live API answers with the invoice, not the payment (platform.md quirk 3).
+        # The live API answers with the invoice, not the payment (docs/clockify.md#quirk-3).
         return json_status(dto.invoice_overview_dto(workspace(ws), updated), 201)
 
 

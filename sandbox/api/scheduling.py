@@ -119,7 +119,7 @@ def project_totals(ws: str) -> Response:
 @bp.post(f"{WS}/scheduling/assignments/projects/totals")
 @needs("SCHEDULING_READ")
 def filtered_project_totals(ws: str) -> Response:
-    # The all-projects call is a POST and ignores a `projectId` in its body (platform.md quirk 7).
+    # The all-projects call is a POST and ignores a `projectId` in its body (docs/clockify.md#quirk-7).
     data = body_object()
     start, end = _body_range(data)
     page = int_value(data.get("page"), "page", default=1)
@@ -199,7 +199,7 @@ def _filtered_user_ids(space: Workspace, data: dict[str, Any]) -> set[str] | Non
 @bp.put(f"{WS}/scheduling/assignments/publish")
 @needs("SCHEDULING_WRITE")
 def publish_assignments(ws: str) -> Response:
-    # Publishing is range-scoped; there is no per-assignment publish (platform.md quirk 7).
+    # Publishing is range-scoped; there is no per-assignment publish (docs/clockify.md#quirk-7).
     data = body_object()
     start, end = _body_range(data)
     enum_value(data.get("viewType"), ("PROJECTS", "TEAM", "ALL"), "viewType")
@@ -256,7 +256,7 @@ def create_recurring(ws: str) -> Response:
         )
     with the_world.lock:
         space = workspace(ws)
-        # Creating returns an array even for a single assignment (platform.md quirk 7).
+        # Creating returns an array even for a single assignment (docs/clockify.md#quirk-7).
         return json_status([dto.assignment_dto(space, a) for a in created], 201)
 
 

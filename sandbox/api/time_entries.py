@@ -180,7 +180,7 @@ def create_time_entry_for(ws: str, user_id: str) -> Response:
 @bp.patch(f"{WS}/time-entries/invoiced")
 @needs("TIME_ENTRY_WRITE")
 def mark_invoiced(ws: str) -> Response:
-    # The documented call; a `/invoiced/bulk` variant does not exist and 404s (platform.md quirk 6).
+    # The documented call; a `/invoiced/bulk` variant does not exist and 404s (docs/clockify.md#quirk-6).
     data = body_object()
     invoiced = required(data, "invoiced")
     if not isinstance(invoiced, bool):

@@ -69,7 +69,7 @@ def holidays_in_period(ws: str) -> Response:
 @bp.post(f"{WS}/time-off/requests")
 @needs("TIME_OFF_READ")
 def time_off_requests(ws: str) -> Response:
-    # Listing is a POST; a GET answers 405 (platform.md quirk 10) because only POST is routed.
+    # Listing is a POST; a GET answers 405 (docs/clockify.md#quirk-10) because only POST is routed.
     data = body_object()
     page = int_value(data.get("page"), "page", maximum=1000, default=1)
     size = int_value(data.get("pageSize"), "pageSize", maximum=200, default=50)

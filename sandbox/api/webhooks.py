@@ -115,7 +115,7 @@ def create_webhook(ws: str) -> Response:
         if sum(1 for h in created if h.get("userId") == me.user_id) >= MAX_WEBHOOKS_PER_USER:
             raise bad("Webhook limit reached: at most 10 webhooks per user")
         hook_id = the_world.new_id()
-        # Same claims as the manifest webhooks' tokens (platform.md §3.2); fixed per webhook, no expiry.
+        # Same claims as the manifest webhooks' tokens (docs/clockify.md#tokens); fixed per webhook, no expiry.
         token = box.signer.mint({"workspaceId": ws, "addonId": installation.addon_id, "webhookId": hook_id})
         hook = {
             "id": hook_id,
