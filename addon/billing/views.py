@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, make_response, request
 
-from ..clockify.errors import ClockifyError, ForbiddenError, NotFoundError
+from ..clockify.errors import ClockifyError, ForbiddenError, NotFoundError, UnauthorizedError
 from ..errors import error_response
 from ..exceptions import BillingError
 from ..extensions import db
@@ -82,6 +82,9 @@ def _clockify_error(exc: ClockifyError) -> Response:
         return error_response(403, "Clockify refused: invoicing needs a plan with invoices, and an admin.")
     if isinstance(exc, NotFoundError):
         return error_response(404, "Clockify has no such invoice or client.")
+    if isinstance(exc, UnauthorizedError):
+        # The glue script asks the host for a fresh token and replays the call on a 401 that says "expired".
+        return error_response(401, "Your Clockify session expired; Closeout is asking for a fresh one.")
     return error_response(502, f"Clockify could not be reached: {exc.message or 'no answer'}.")
 
 
