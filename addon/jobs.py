@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -21,6 +21,8 @@ from huey.consumer import Consumer
 
 from . import handlers
 from .approvals.decisions import DECISION_TASK, run_decision_job
+from .billing.handlers import OVERDUE_TASK, mark_overdue_invoices
+from .billing.invoicing import INVOICE_TASK, RetryLater, run_invoice_job
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
 from .platform import inbox, reconcile, webhook_registration
@@ -34,6 +36,8 @@ from .tokens import verifier_for
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_MINUTES = 1
+# The daily overdue run, in UTC (huey checks periodic tasks once a minute).
+OVERDUE_AT = (6, 0)
 
 # Messages queued before tasks had names carried a Python path for the generic `call` task. Each still
 # runs once, as the named task it became; anything else under `call` is logged and dropped.
@@ -55,6 +59,8 @@ class Jobs:
     register_webhooks: TaskWrapper
     run_decision_job: TaskWrapper
     refresh_dashboard: TaskWrapper
+    run_invoice_job: TaskWrapper
+    mark_overdue_invoices: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
     sweep: TaskWrapper
@@ -107,6 +113,20 @@ def _build(app: Flask) -> Jobs:
         clients = clients_for(app)
         _in_transaction(app, lambda: refresh_dashboard(workspace_id, clients.for_installation))
 
+    # A Clockify failure worth retrying is retried here; the minute sweep re-queues a job these exhaust.
+    @huey.task(name=INVOICE_TASK, retries=5, retry_delay=float(app.config.get("INVOICE_RETRY_SECONDS", 20)))
+    def invoice_job(job_id: int) -> str:
+        return _run_invoice_job(app, job_id)
+
+    @huey.task(name=OVERDUE_TASK, retries=2, retry_delay=300)
+    def overdue_invoices(workspace_id: str) -> int:
+        return _mark_overdue(app, workspace_id)
+
+    @huey.periodic_task(lambda dt: (dt.hour, dt.minute) == OVERDUE_AT, name="mark_overdue_all")
+    def overdue_all() -> None:
+        for workspace_id in _active_workspace_ids(app):
+            overdue_invoices(workspace_id)
+
     @huey.task(name="call")
     def call(target: str, *args: Any) -> None:
         name = LEGACY_TARGETS.get(target)
@@ -133,6 +153,8 @@ def _build(app: Flask) -> Jobs:
         register_webhooks=register_webhooks,
         run_decision_job=decision_job,
         refresh_dashboard=dashboard_refresh,
+        run_invoice_job=invoice_job,
+        mark_overdue_invoices=overdue_invoices,
         call=call,
         reconcile_all=reconcile_all,
         sweep=sweep,
@@ -145,6 +167,8 @@ def _build(app: Flask) -> Jobs:
             "register_webhooks": register_webhooks,
             DECISION_TASK: decision_job,
             REFRESH_TASK: dashboard_refresh,
+            INVOICE_TASK: invoice_job,
+            OVERDUE_TASK: overdue_invoices,
         }
     )
     return jobs
@@ -162,6 +186,49 @@ def _in_transaction(app: Flask, body: Callable[[], Any]) -> Any:
         except Exception:
             db.session.rollback()
             raise  # huey retries the task
+        finally:
+            db.session.remove()
+
+
+def _run_invoice_job(app: Flask, job_id: int) -> str:
+    with app.app_context():
+        try:
+            return run_invoice_job(job_id, clients_for(app), verifier_for(app))
+        except RetryLater:
+            raise  # recorded on the job already; huey retries the task
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
+def _mark_overdue(app: Flask, workspace_id: str, *, force: bool = False) -> int:
+    """One workspace's overdue run with the installation's token (automation, not a person's action)."""
+    with app.app_context():
+        try:
+            installation = _active_installation(workspace_id)
+            if installation is None:
+                return 0
+            client = clients_for(app).for_installation(installation)
+            try:
+                today = datetime.now(UTC).date()
+                changed = mark_overdue_invoices(installation, client, today, force=force)
+                db.session.commit()
+                return changed
+            except Exception:
+                db.session.rollback()
+                raise
+            finally:
+                client.close()
+        finally:
+            db.session.remove()
+
+
+def _active_workspace_ids(app: Flask) -> list[str]:
+    with app.app_context():
+        try:
+            return [i.workspace_id for i in active_installations()]
         finally:
             db.session.remove()
 
@@ -359,6 +426,18 @@ def start_consumer(app: Flask, workers: int = 1, periodic: bool = False, max_del
 def init_app(app: Flask) -> None:
     """Make the named tasks known to the app's queue, and register `flask --app addon worker`."""
     app.extensions[TASK_REGISTRAR] = lambda: jobs_for(app)
+
+    @app.cli.group("billing")
+    def billing() -> None:
+        """Billing: invoices of approved time, receivables, overdue automation."""
+
+    @billing.command("overdue")
+    @click.option("--workspace", "workspace_ids", multiple=True, help="Only this workspace (repeatable).")
+    def overdue_command(workspace_ids: tuple[str, ...]) -> None:
+        """Mark sent and partly paid invoices past their due date OVERDUE now (every active workspace)."""
+        for workspace_id in workspace_ids or tuple(_active_workspace_ids(app)):
+            changed = _mark_overdue(app, workspace_id, force=bool(workspace_ids))
+            click.echo(f"{workspace_id}: {changed} invoice(s) marked overdue")
 
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True, help="Worker threads.")

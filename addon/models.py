@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .approvals.models import ApprovalRequestRecord, AutoApprovalEvaluation, DecisionItem, DecisionJob
+from .billing.models import InvoiceJob, InvoiceJobStep, InvoiceLine, InvoiceNumber, InvoiceRecord, InvoiceSequence
 from .dashboard.models import DashboardSnapshot
 from .platform.models import AuditEntry, EntityVersion, InboxEvent, Installation, LifecycleEvent, WebhookSubscription
 from .settings.models import SettingChange, WorkspaceSetting
@@ -18,6 +19,12 @@ __all__ = [
     "EntityVersion",
     "InboxEvent",
     "Installation",
+    "InvoiceJob",
+    "InvoiceJobStep",
+    "InvoiceLine",
+    "InvoiceNumber",
+    "InvoiceRecord",
+    "InvoiceSequence",
     "LifecycleEvent",
     "PreferenceCache",
     "SettingChange",

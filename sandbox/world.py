@@ -559,6 +559,36 @@ class World:
         self.emit(workspace_id, "NEW_INVOICE", payload)
         return copy
 
+    def add_invoice_item(
+        self,
+        workspace_id: str,
+        invoice_id: str,
+        description: str,
+        amount: int,
+        *,
+        quantity: int = 100,
+        time_entry_ids: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """An item added in Clockify's own invoice editor (the API has no call for it): `amount` in minor
+        units, `quantity` x100 and `unitPrice` minor x100 as the live API reads them (docs/clockify.md#quirk-2)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            invoice = self.invoice(workspace_id, invoice_id)
+            invoice["items"].append(
+                {
+                    "order": len(invoice["items"]) + 1,
+                    "description": description,
+                    "quantity": quantity,
+                    "unitPrice": amount * 100 * 100 // max(quantity, 1),
+                    "amount": int(amount),
+                    "itemType": "Service",
+                    "timeEntryIds": list(time_entry_ids or []),
+                }
+            )
+            payload = invoice_event_payload(ws, invoice)
+        self.emit(workspace_id, "INVOICE_UPDATED", payload)
+        return invoice
+
     def delete_invoice(self, workspace_id: str, invoice_id: str) -> None:
         with self.lock:
             ws = self.workspace(workspace_id)

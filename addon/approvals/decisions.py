@@ -20,12 +20,12 @@ from ..clockify.errors import (
     UnauthorizedError,
 )
 from ..crypto import DecryptionError, decrypt, encrypt, same_secret
-from ..exceptions import ApprovalError, AuthError
+from ..exceptions import ApprovalError
 from ..extensions import db, utcnow
 from ..platform import audit
 from ..platform.clients import Clients
 from ..platform.models import AuditEntry, Installation
-from ..tokens import TokenContext, TokenKind, Verifier
+from ..tokens import Verifier
 from ..workspace.directory import Directory
 from ..workspace.periods import Period
 from .mirror import NOTE_MAX, parse_request, record_request
@@ -479,28 +479,7 @@ def _user_client_for(
     job: DecisionJob, installation: Installation, clients: Clients, verifier: Verifier
 ) -> tuple[Any, float] | None:
     """The decider's client and its token's expiry, or None when the stored token is unusable."""
-    if not job.user_token_ciphertext:
-        return None
-    try:
-        token = decrypt(job.user_token_ciphertext)
-    except DecryptionError:
-        return None
-    try:
-        claims = verifier.verify(token, leeway=0)
-    except AuthError:
-        return None
-    if float(claims.get("exp") or 0) - time.time() < TOKEN_MARGIN_SECONDS:
-        return None
-    if claims.get("workspaceId") != job.workspace_id:
-        return None
-    ctx = TokenContext(
-        kind=TokenKind.USER,
-        claims=claims,
-        token=token,
-        workspace_id=claims.get("workspaceId"),
-        addon_id=claims.get("addonId"),
-    )
-    return clients.for_user(ctx, installation, interactive=False), float(claims.get("exp") or 0)
+    return clients.for_stored_token(job.user_token_ciphertext, installation, verifier, margin=TOKEN_MARGIN_SECONDS)
 
 
 def decision_error_message(exc: Exception) -> str:

@@ -692,7 +692,8 @@ class ClockifyClient:
         if note is not None or subject is not None:
             changes = {k: v for k, v in (("note", note), ("subject", subject)) if v is not None}
             return self.update_invoice(invoice_id, changes)
-        return self.get_invoice(invoice_id)
+        # Nothing to follow up with: the create answer (CreateInvoiceDtoV1) names the invoice.
+        return p.Invoice.from_api(created)
 
     def update_invoice(self, invoice_id: str, changes: dict[str, Any]) -> p.Invoice:
         """Change some fields of an invoice, keeping the rest.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -11,9 +12,10 @@ import requests
 from flask import Flask
 
 from ..clockify import DEFAULT_RATE, ClockifyClient, Limiter, limiter_for, new_session
-from ..crypto import decrypt
+from ..crypto import DecryptionError, decrypt
+from ..exceptions import AuthError
 from ..extensions import once_per_app
-from ..tokens import TokenContext
+from ..tokens import TokenContext, TokenKind, Verifier
 from .models import Installation
 
 # A person is waiting for the page: retry once, briefly, then let the page say Clockify is unavailable
@@ -59,6 +61,31 @@ class Clients:
         api_url = (ctx.backend_url or installation.api_url).rstrip("/")
         reports_url = (ctx.reports_url or installation.reports_url or "").rstrip("/") or None
         return self._client(installation.workspace_id, api_url, reports_url, ctx.token, interactive)
+
+    def for_stored_token(
+        self, ciphertext: str | None, installation: Installation, verifier: Verifier, *, margin: float
+    ) -> tuple[ClockifyClient, float] | None:
+        """A background job's client acting as the person who started it, from their stored (encrypted)
+        token, and the token's expiry; None when the token is unreadable, foreign or valid for less than
+        `margin` seconds (the job then waits for, or does without, a fresh one)."""
+        if not ciphertext:
+            return None
+        try:
+            token = decrypt(ciphertext)
+            claims = verifier.verify(token, leeway=0)
+        except (DecryptionError, AuthError):
+            return None
+        expires = float(claims.get("exp") or 0)
+        if expires - time.time() < margin or claims.get("workspaceId") != installation.workspace_id:
+            return None
+        ctx = TokenContext(
+            kind=TokenKind.USER,
+            claims=claims,
+            token=token,
+            workspace_id=claims.get("workspaceId"),
+            addon_id=claims.get("addonId"),
+        )
+        return self.for_user(ctx, installation, interactive=False), expires
 
     def forget(self, workspace_id: str) -> None:
         """Close and drop the workspace's sessions (DELETED, a reinstall)."""

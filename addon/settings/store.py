@@ -208,6 +208,19 @@ def _locked_row(workspace_id: str, key: str) -> WorkspaceSetting:
         return found
 
 
+def keep_counter(workspace_id: str, key: str, next_value: int) -> None:
+    """Move a counter setting (invoicing.next_sequence) forward to `next_value` as Closeout uses it up.
+
+    Not an admin's edit, so no history row: the settings page only shows the true next value.
+    """
+    row = _locked_row(workspace_id, key)
+    current = _stored_or_default(row)
+    if not isinstance(current, int) or isinstance(current, bool) or current < next_value:
+        row.value = next_value
+        row.updated_at = utcnow()
+    db.session.flush()
+
+
 def _display(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"

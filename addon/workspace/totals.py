@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..clockify.payloads import as_dict, number
+from ..clockify.payloads import TimeEntry, as_dict, number
 from ..platform.models import Installation
 from .directory import DIRECTORY_TTL_SECONDS, cache_key_for
 from .periods import WEEKDAYS, Period
 
 # The reports API's filter for "time Closeout may bill": approved, billable and not yet invoiced.
 BILLABLE_APPROVED = {"approvalState": "APPROVED", "invoicingState": "UNINVOICED", "billable": True}
+# Billable, uninvoiced time nobody has approved yet: shown beside what may be billed, never counted in it.
+AWAITING_APPROVAL = {"approvalState": "UNAPPROVED", "invoicingState": "UNINVOICED", "billable": True}
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,13 @@ class Unbilled:
     seconds: int
 
 
-def unbilled_by_client(client: Any, bounds: tuple[datetime, datetime]) -> list[Unbilled]:
-    """Approved, billable, uninvoiced time per Clockify client in [start, end), largest amount first."""
+def unbilled_by_client(
+    client: Any, bounds: tuple[datetime, datetime], filters: dict[str, Any] = BILLABLE_APPROVED
+) -> list[Unbilled]:
+    """Approved, billable, uninvoiced time per Clockify client in [start, end), largest amount first
+    (with `filters=AWAITING_APPROVAL`: the billable, uninvoiced time still waiting for approval)."""
     start, end = bounds
-    report = client.summary_report(
-        start, end - timedelta(milliseconds=1), groups=("CLIENT",), filters=BILLABLE_APPROVED
-    )
+    report = client.summary_report(start, end - timedelta(milliseconds=1), groups=("CLIENT",), filters=filters)
     rows = []
     for group in as_dict(report).get("groupOne") or []:
         group = as_dict(group)
@@ -138,3 +141,16 @@ def unbilled_by_client(client: Any, bounds: tuple[datetime, datetime]) -> list[U
             Unbilled(group.get("_id") or group.get("id") or "", group.get("name") or "Without client", amount, seconds)
         )
     return sorted(rows, key=lambda row: -row.amount)
+
+
+def billable_entries(
+    client: Any, bounds: tuple[datetime, datetime], *, client_ids: Iterable[str] | None = None
+) -> Iterator[TimeEntry]:
+    """Every approved, billable, uninvoiced entry in [start, end), optionally of some clients only: one
+    detailed report, paged (never a call per entry or per client)."""
+    start, end = bounds
+    filters: dict[str, Any] = dict(BILLABLE_APPROVED)
+    ids = list(client_ids or ())
+    if ids:
+        filters["clients"] = {"ids": ids, "contains": "CONTAINS", "status": "ALL"}
+    yield from client.iter_detailed_report(start, end - timedelta(milliseconds=1), filters=filters)
