@@ -17,6 +17,8 @@ from .approvals import handlers as approvals
 from .dashboard import handlers as dashboard
 from .dashboard.figures import RELEVANT_EVENTS as DASHBOARD_EVENTS
 from .platform.events import Handler, Reconciler, Sweeper
+from .scheduling import handlers as scheduling
+from .scheduling.handlers import RELEVANT_EVENTS as SCHEDULE_EVENTS
 
 APPROVAL_EVENTS = ("NEW_APPROVAL_REQUEST", "APPROVAL_REQUEST_STATUS_UPDATED")
 
@@ -27,6 +29,8 @@ def _table() -> dict[str, tuple[Handler, ...]]:
         table.setdefault(event_type, []).append(approvals.on_approval_request)
     for event_type in DASHBOARD_EVENTS:
         table.setdefault(event_type, []).append(dashboard.on_relevant_event)
+    for event_type in SCHEDULE_EVENTS:
+        table.setdefault(event_type, []).append(scheduling.on_schedule_event)
     return {event_type: tuple(fns) for event_type, fns in table.items()}
 
 
@@ -36,10 +40,14 @@ HANDLERS: dict[str, tuple[Handler, ...]] = _table()
 RECONCILERS: tuple[tuple[str, Reconciler], ...] = (
     ("approvals", approvals.reconcile_approvals),
     ("dashboard", dashboard.reconcile_dashboard),
+    ("scheduling", scheduling.reconcile_schedule),
 )
 
 # Run every minute by the worker: cheap database checks for background work whose queue message was lost.
-SWEEPERS: tuple[tuple[str, Sweeper], ...] = (("approvals.resume_stalled_jobs", approvals.resume_stalled_jobs),)
+SWEEPERS: tuple[tuple[str, Sweeper], ...] = (
+    ("approvals.resume_stalled_jobs", approvals.resume_stalled_jobs),
+    ("scheduling.resume_stalled_jobs", scheduling.resume_stalled_jobs),
+)
 
 
 # --- Extra handlers: tests and benchmarks plug in their own, never the product ---

@@ -29,6 +29,8 @@ from .platform.events import FollowUp
 from .platform.installations import active_installations
 from .platform.models import Installation
 from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
+from .scheduling.publish import JOB_TASK as SCHEDULE_TASK
+from .scheduling.publish import run_schedule_job
 from .tokens import verifier_for
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Jobs:
     register_webhooks: TaskWrapper
     run_decision_job: TaskWrapper
     refresh_dashboard: TaskWrapper
+    run_schedule_job: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
     sweep: TaskWrapper
@@ -107,6 +110,11 @@ def _build(app: Flask) -> Jobs:
         clients = clients_for(app)
         _in_transaction(app, lambda: refresh_dashboard(workspace_id, clients.for_installation))
 
+    @huey.task(name=SCHEDULE_TASK, retries=3, retry_delay=30)
+    def schedule_job(job_id: int) -> None:
+        pace = float(app.config.get("SCHEDULE_JOB_PACE_SECONDS", 0) or 0)
+        _in_transaction(app, lambda: run_schedule_job(job_id, clients_for(app), verifier_for(app), pace=pace))
+
     @huey.task(name="call")
     def call(target: str, *args: Any) -> None:
         name = LEGACY_TARGETS.get(target)
@@ -133,6 +141,7 @@ def _build(app: Flask) -> Jobs:
         register_webhooks=register_webhooks,
         run_decision_job=decision_job,
         refresh_dashboard=dashboard_refresh,
+        run_schedule_job=schedule_job,
         call=call,
         reconcile_all=reconcile_all,
         sweep=sweep,
@@ -145,6 +154,7 @@ def _build(app: Flask) -> Jobs:
             "register_webhooks": register_webhooks,
             DECISION_TASK: decision_job,
             REFRESH_TASK: dashboard_refresh,
+            SCHEDULE_TASK: schedule_job,
         }
     )
     return jobs

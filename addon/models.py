@@ -5,6 +5,7 @@ from __future__ import annotations
 from .approvals.models import ApprovalRequestRecord, AutoApprovalEvaluation, DecisionItem, DecisionJob
 from .dashboard.models import DashboardSnapshot
 from .platform.models import AuditEntry, EntityVersion, InboxEvent, Installation, LifecycleEvent, WebhookSubscription
+from .scheduling.models import ScheduleJob, ScheduleJobItem, ScheduleVersion
 from .settings.models import SettingChange, WorkspaceSetting
 from .workspace.models import PreferenceCache
 
@@ -20,6 +21,9 @@ __all__ = [
     "Installation",
     "LifecycleEvent",
     "PreferenceCache",
+    "ScheduleJob",
+    "ScheduleJobItem",
+    "ScheduleVersion",
     "SettingChange",
     "WebhookSubscription",
     "WorkspaceSetting",
