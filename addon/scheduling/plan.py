@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -176,15 +177,22 @@ def build_plan(
     """Every visible person's capacity, scheduled and tracked seconds per day of the window (Clockify reads only)."""
     days = window.days
     zones = _zones(directory, default_zone)
-    people = totals.people_capacity(client, window.first, window.last)
-    holidays = read_holidays(client)
-    absences = read_absences(client, window.first, window.last, zones, default_zone)
-    capacity = capacity_by_day(people, days, holidays, absences, directory)
-    bookings = totals.bookings_in(client, window.first, window.last)
     start = datetime.combine(window.first, datetime.min.time(), tzinfo=UTC) - ZONE_MARGIN
     end = datetime.combine(window.last + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + ZONE_MARGIN
-    # Tracked time only exists up to now: a range wholly in the future needs no report.
-    entries = list(totals.tracked_entries(client, (start, end))) if window.first <= today else []
+    # The five reads do not depend on each other: run side by side, a render waits for the longest one only
+    # (the client's limiter still paces them together).
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="schedule-read") as pool:
+        people_read = pool.submit(totals.people_capacity, client, window.first, window.last)
+        holidays_read = pool.submit(read_holidays, client)
+        absences_read = pool.submit(read_absences, client, window.first, window.last, zones, default_zone)
+        bookings_read = pool.submit(totals.bookings_in, client, window.first, window.last)
+        # Tracked time only exists up to now: a range wholly in the future needs no report.
+        entries_read = pool.submit(
+            lambda: list(totals.tracked_entries(client, (start, end))) if window.first <= today else []
+        )
+        people, holidays, absences = people_read.result(), holidays_read.result(), absences_read.result()
+        bookings, entries = bookings_read.result(), entries_read.result()
+    capacity = capacity_by_day(people, days, holidays, absences, directory)
 
     wanted = set(people)
     if group_id:
