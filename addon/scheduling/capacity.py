@@ -212,3 +212,38 @@ def read_absences(client: Any, first: date, last: date, zone_of: Mapping[str, st
         if absence is not None and any(first <= d <= last for d in absence.seconds_by_day):
             found.append(absence)
     return found
+
+
+def zones_of(directory: Directory, default_zone: str) -> dict[str, str]:
+    """Each person's own time zone (their Clockify setting), the workspace's where they have none or a bad one."""
+    zones = {}
+    for user_id, raw in directory.users.items():
+        settings = raw.get("settings") if isinstance(raw.get("settings"), dict) else {}
+        zone = settings.get("timeZone") if isinstance(settings, dict) else None
+        zones[user_id] = zone if isinstance(zone, str) and zone_or_utc(zone).key == zone else default_zone
+    return zones
+
+
+def net_capacity(
+    client: Any,
+    people: Mapping[str, PersonCapacity],
+    periods: Iterable[tuple[date, date]],
+    directory: Directory,
+    default_zone: str,
+) -> dict[tuple[date, date], dict[str, int]]:
+    """Each person's capacity seconds in each period, net of holidays and approved time off.
+
+    What the dashboard's over- and under-allocated counts divide by, so they agree with the schedule tab.
+    Two reads whatever the number of periods: the holidays and the approved time off.
+    """
+    wanted = list(periods)
+    if not wanted:
+        return {}
+    first, last = min(p[0] for p in wanted), max(p[1] for p in wanted)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    absences = read_absences(client, first, last, zones_of(directory, default_zone), default_zone)
+    by_day = capacity_by_day(people, days, read_holidays(client), absences, directory)
+    return {
+        (a, b): {user_id: sum(c.net for d, c in cells.items() if a <= d <= b) for user_id, cells in by_day.items()}
+        for a, b in wanted
+    }

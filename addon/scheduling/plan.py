@@ -24,7 +24,7 @@ from ..tokens import Role
 from ..workspace import totals
 from ..workspace.directory import Directory
 from ..workspace.periods import WEEKDAYS
-from .capacity import DayCapacity, capacity_by_day, read_absences, read_holidays
+from .capacity import DayCapacity, capacity_by_day, read_absences, read_holidays, zones_of
 
 DEFAULT_WEEKS = 8
 MAX_WEEKS = 26
@@ -154,15 +154,6 @@ class Plan:
         return next((p for p in self.people if p.id == user_id), None)
 
 
-def _zones(directory: Directory, default_zone: str) -> dict[str, str]:
-    zones = {}
-    for user_id, raw in directory.users.items():
-        settings = raw.get("settings") if isinstance(raw.get("settings"), dict) else {}
-        zone = settings.get("timeZone") if isinstance(settings, dict) else None
-        zones[user_id] = zone if isinstance(zone, str) and zone_or_utc(zone).key == zone else default_zone
-    return zones
-
-
 def build_plan(
     client: Any,
     directory: Directory,
@@ -176,7 +167,7 @@ def build_plan(
 ) -> Plan:
     """Every visible person's capacity, scheduled and tracked seconds per day of the window (Clockify reads only)."""
     days = window.days
-    zones = _zones(directory, default_zone)
+    zones = zones_of(directory, default_zone)
     start = datetime.combine(window.first, datetime.min.time(), tzinfo=UTC) - ZONE_MARGIN
     end = datetime.combine(window.last + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + ZONE_MARGIN
     # The five reads do not depend on each other: run side by side, a render waits for the longest one only

@@ -8,11 +8,15 @@ from typing import Any
 
 import pytest
 
+from addon.dashboard import figures
 from addon.extensions import db
 from addon.platform.clients import clients_for
+from addon.platform.models import Installation
 from addon.scheduling import publish
 from addon.scheduling.models import ScheduleJob
+from addon.settings.store import get_settings
 from addon.tokens import verifier_for
+from addon.workspace import preferences
 
 from .conftest import TAB, at, cells, expected, monday, poll
 
@@ -320,3 +324,39 @@ def test_an_assignment_delivery_moves_the_version_an_open_tab_polls(app, as_user
     sandbox.world.create_assignment(workspace_id, person, project, week, week + timedelta(days=2), 2.0)
     changed = poll(lambda: (r := call("GET", f"/version?v={version}")).status_code == 200 and r, timeout=30)
     assert "closeout:schedule-changed" in changed.headers["HX-Trigger"]
+
+
+def test_the_dashboard_divides_by_the_same_net_capacity_as_the_heatmap(app, as_user, sandbox, installed):
+    workspace_id = installed.workspace_id
+    person = _person(sandbox, workspace_id)
+    this_monday = monday(datetime.now(UTC).date())
+    _add_holiday(sandbox, workspace_id, person, this_monday + timedelta(days=2), "Founders")
+    html = as_user("OWNER")("GET", f"/heatmap?start={this_monday}&weeks=1").get_data(as_text=True)
+    heatmap = {c["user-id"]: float(c["capacity-hours"]) for c in cells(html)}
+    with app.app_context():
+        installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
+        client = clients_for(app).for_installation(installation)
+        info = preferences.workspace_info(workspace_id, preferences.shared(client))
+        board = figures.compute(client, info, get_settings(workspace_id))
+        client.close()
+    current = next(f for f in board.values() if f["which"] == "current")
+    assert current["period"]["start"] == this_monday.isoformat()
+    people = current["people"]
+    assert people[person]["capacity"] / 3600 == pytest.approx(heatmap[person]) and heatmap[person] < 40
+    assert all(people[u]["capacity"] / 3600 == pytest.approx(hours) for u, hours in heatmap.items())
+
+
+def test_the_approvals_tab_shows_the_same_scheduled_hours_as_the_heatmap(client, as_user, user_token, installed):
+    last_week = monday(datetime.now(UTC).date()) - timedelta(days=7)
+    html = as_user("OWNER")("GET", f"/heatmap?start={last_week}&weeks=1").get_data(as_text=True)
+    heatmap = {c["user-id"]: float(c["scheduled-hours"]) for c in cells(html)}
+    queue = client.get(f"/components/approvals?auth_token={user_token('OWNER')}&period={last_week}")
+    rows = re.findall(
+        r'data-user-id="([^"]+)">.*?<td class="num" data-scheduled>([^<]*)</td>', queue.get_data(as_text=True), re.S
+    )
+    assert len(rows) >= 20
+    for user_id, text in rows:
+        if user_id in heatmap and text.strip() not in ("", "–"):
+            parts = [int(x) for x in text.strip().split(":")] + [0, 0]
+            shown = parts[0] + parts[1] / 60 + parts[2] / 3600
+            assert shown == pytest.approx(heatmap[user_id], abs=0.02), user_id
