@@ -360,3 +360,46 @@ def test_the_approvals_tab_shows_the_same_scheduled_hours_as_the_heatmap(client,
             parts = [int(x) for x in text.strip().split(":")] + [0, 0]
             shown = parts[0] + parts[1] / 60 + parts[2] / 3600
             assert shown == pytest.approx(heatmap[user_id], abs=0.02), user_id
+
+
+def test_a_retry_moves_the_copy_already_made_instead_of_copying_again(as_user, sandbox, installed, worker):
+    workspace_id = installed.workspace_id
+    week = monday(datetime.now(UTC).date())
+    target = week + timedelta(days=28)  # beyond the seeded plan
+    with sandbox.world.lock:
+        space = sandbox.world.workspaces[workspace_id]
+        source = next(a for a in space.assignments.values() if a["start"] == week)
+        person = source["userId"]
+        count = sum(1 for a in space.assignments.values() if a["userId"] == person)
+        sources = sum(1 for a in space.assignments.values() if a["userId"] == person and a["start"] == week)
+    # Every move of a copy to its week fails: the copies exist in Clockify, on the source week.
+    fault = sandbox.control(
+        "POST",
+        "/faults",
+        {
+            "pattern": "/api/v1/workspaces/*/scheduling/assignments/recurring/*",
+            "methods": ["PATCH"],
+            "errorRate": 1,
+            "errorStatus": 503,
+        },
+    ).json()
+    call = as_user("OWNER")
+    form = {"week": str(week), "weeks": "4", "users": person, "allow_overbooking": "1"}
+    started = call("POST", "/copy", data=form).get_data(as_text=True)
+    job_id = int(re.search(r'data-job="(\d+)"', started).group(1))
+
+    def finished() -> str | None:
+        html = call("GET", f"/jobs/{job_id}").get_data(as_text=True)
+        return html if 'data-job-status="done"' in html else None
+
+    failed = poll(finished, timeout=60)
+    assert f'data-failed="{sources}"' in failed
+    sandbox.control("DELETE", f"/faults/{fault['id']}")
+    assert call("POST", f"/jobs/{job_id}/retry").status_code == 200
+    done = poll(lambda: (h := finished()) and 'data-failed="0"' in h and h, timeout=60)
+    assert f"Created {sources} cop" in done
+    with sandbox.world.lock:
+        mine = [a for a in space.assignments.values() if a["userId"] == person]
+        assert len(mine) == count + sources
+        assert sum(1 for a in mine if a["start"] == target) == sources
+        assert sum(1 for a in mine if a["start"] == week) == sources
