@@ -8,6 +8,7 @@ range, and the detailed report of the range. Calls = ⌈users/200⌉·2 + 1 (gro
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -274,8 +275,14 @@ def hours(seconds: int) -> str:
     return f"{seconds / 3600:.2f}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _day_label(day: date) -> str:
+    """ "Mon 2 Dec", as the page says what reduced a day's capacity."""
+    return f"{WEEKDAYS[day.weekday()][:3].title()} {day.day} {day.strftime('%b')}"
+
+
 def cell_for(person: Person, first: date, last: date, today: date, under: float, over: float) -> Cell:
-    days = [d for d in person.days if first <= d <= last]
+    days = [d for d in (first + timedelta(days=i) for i in range((last - first).days + 1)) if d in person.days]
     scheduled = sum(person.days[d].scheduled for d in days)
     capacity = sum(person.days[d].capacity.net for d in days)
     past = [d for d in days if d <= today]
@@ -289,9 +296,10 @@ def cell_for(person: Person, first: date, last: date, today: date, under: float,
     if past:
         actual_band = utilization_band(100.0 * tracked / elapsed, under, over) if elapsed else None
     reasons = tuple(
-        f"{d.strftime('%a')} {d.day} {d.strftime('%b')}: {reason}"
+        f"{_day_label(d)}: {r}"
         for d in days
-        for reason in person.days[d].capacity.reasons
+        if person.days[d].capacity.reasons
+        for r in person.days[d].capacity.reasons
     )
     return Cell(
         person.id,
