@@ -356,7 +356,7 @@ def test_the_approvals_tab_shows_the_same_scheduled_hours_as_the_heatmap(client,
     )
     assert len(rows) >= 20
     for user_id, text in rows:
-        if user_id in heatmap and text.strip() not in ("", "–"):
+        if user_id in heatmap and text.strip() not in ("", "\u2013"):
             parts = [int(x) for x in text.strip().split(":")] + [0, 0]
             shown = parts[0] + parts[1] / 60 + parts[2] / 3600
             assert shown == pytest.approx(heatmap[user_id], abs=0.02), user_id
