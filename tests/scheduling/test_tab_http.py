@@ -18,7 +18,7 @@ from addon.settings.store import get_settings
 from addon.tokens import verifier_for
 from addon.workspace import preferences
 
-from .conftest import TAB, at, cells, expected, monday, poll
+from .conftest import TAB, WEEKDAYS, at, cells, expected, monday, poll
 
 pytestmark = pytest.mark.sandbox
 
@@ -403,3 +403,29 @@ def test_a_retry_moves_the_copy_already_made_instead_of_copying_again(as_user, s
         assert len(mine) == count + sources
         assert sum(1 for a in mine if a["start"] == target) == sources
         assert sum(1 for a in mine if a["start"] == week) == sources
+
+
+def test_the_project_filter_keeps_that_projects_people_and_hours(as_user, sandbox, installed):
+    workspace_id = installed.workspace_id
+    week = monday(datetime.now(UTC).date()) + timedelta(days=7)
+    with sandbox.world.lock:
+        space = sandbox.world.workspaces[workspace_id]
+        project = next(a["projectId"] for a in space.assignments.values() if a["start"] == week)
+        on_project = {
+            a["userId"]: expected_hours(space, a)
+            for a in space.assignments.values()
+            if a["projectId"] == project and a["start"] == week
+        }
+    html = as_user("OWNER")("GET", f"/heatmap?start={week}&weeks=1&project={project}").get_data(as_text=True)
+    shown = {c["user-id"]: float(c["scheduled-hours"]) for c in cells(html)}
+    assert set(shown) == set(on_project)
+    for user_id, hours in on_project.items():
+        assert shown[user_id] == pytest.approx(hours), user_id
+
+
+def expected_hours(space: Any, assignment: dict[str, Any]) -> float:
+    works = space.users[assignment["userId"]]["workingDays"]
+    days = (assignment["end"] - assignment["start"]).days + 1
+    return assignment["hoursPerDay"] * sum(
+        1 for i in range(days) if WEEKDAYS[(assignment["start"] + timedelta(days=i)).weekday()] in works
+    )
