@@ -429,3 +429,47 @@ def expected_hours(space: Any, assignment: dict[str, Any]) -> float:
     return assignment["hoursPerDay"] * sum(
         1 for i in range(days) if WEEKDAYS[(assignment["start"] + timedelta(days=i)).weekday()] in works
     )
+
+
+def test_variance_dates_when_the_schedule_uses_up_a_projects_estimate(as_user, sandbox, installed):
+    workspace_id = installed.workspace_id
+    call = as_user("OWNER")
+    page = call("GET", "/heatmap").get_data(as_text=True)
+    today = date.fromisoformat(re.search(r'data-today="([^"]+)"', page).group(1))
+    with sandbox.world.lock:
+        space = sandbox.world.workspaces[workspace_id]
+        booked = [a for a in space.assignments.values() if a["start"] > today]
+        project_id = booked[0]["projectId"]
+        spent = sum(
+            (e["end"] - e["start"]).total_seconds()
+            for e in space.time_entries.values()
+            if e["projectId"] == project_id and e["end"] is not None
+        )
+        # One hour left: the first working day after today that someone is scheduled on the project uses it up.
+        space.projects[project_id]["estimateHours"] = int(spent // 3600) + 1
+        left = space.projects[project_id]["estimateHours"] * 3600 - spent
+        by_day: dict[date, float] = {}
+        for a in space.assignments.values():
+            if a["projectId"] != project_id:
+                continue
+            works = space.users[a["userId"]]["workingDays"]
+            for i in range((a["end"] - a["start"]).days + 1):
+                day = a["start"] + timedelta(days=i)
+                if day > today and WEEKDAYS[day.weekday()] in works:
+                    by_day[day] = by_day.get(day, 0.0) + a["hoursPerDay"] * 3600
+        running, want = 0.0, None
+        for day in sorted(by_day):
+            running += by_day[day]
+            if running >= left:
+                want = day
+                break
+        other = next(p for p in space.projects.values() if p["id"] != project_id)
+        other["estimateHours"] = 1  # long used up
+    html = call("GET", "/variance").get_data(as_text=True)
+    assert want is not None
+    assert f'data-variance-project="{project_id}"' in html
+    row = html[html.index(f'data-variance-project="{project_id}"') :].split("</tr>")[0]
+    assert f'data-exhausted-on="{want.isoformat()}"' in row
+    if f'data-variance-project="{other["id"]}"' in html:
+        used = html[html.index(f'data-variance-project="{other["id"]}"') :].split("</tr>")[0]
+        assert "already used up" in used
