@@ -18,6 +18,8 @@ from .billing import handlers as billing
 from .dashboard import handlers as dashboard
 from .dashboard.figures import RELEVANT_EVENTS as DASHBOARD_EVENTS
 from .platform.events import Handler, Reconciler, Sweeper
+from .scheduling import handlers as scheduling
+from .scheduling.handlers import RELEVANT_EVENTS as SCHEDULE_EVENTS
 
 APPROVAL_EVENTS = ("NEW_APPROVAL_REQUEST", "APPROVAL_REQUEST_STATUS_UPDATED")
 
@@ -30,6 +32,8 @@ def _table() -> dict[str, tuple[Handler, ...]]:
         table.setdefault(event_type, []).append(billing.on_invoice_event)
     for event_type in DASHBOARD_EVENTS:
         table.setdefault(event_type, []).append(dashboard.on_relevant_event)
+    for event_type in SCHEDULE_EVENTS:
+        table.setdefault(event_type, []).append(scheduling.on_schedule_event)
     return {event_type: tuple(fns) for event_type, fns in table.items()}
 
 
@@ -40,12 +44,14 @@ RECONCILERS: tuple[tuple[str, Reconciler], ...] = (
     ("approvals", approvals.reconcile_approvals),
     ("billing", billing.reconcile_billing),
     ("dashboard", dashboard.reconcile_dashboard),
+    ("scheduling", scheduling.reconcile_schedule),
 )
 
 # Run every minute by the worker: cheap database checks for background work whose queue message was lost.
 SWEEPERS: tuple[tuple[str, Sweeper], ...] = (
     ("approvals.resume_stalled_jobs", approvals.resume_stalled_jobs),
     ("billing.resume_stalled_jobs", billing.resume_stalled_jobs),
+    ("scheduling.resume_stalled_jobs", scheduling.resume_stalled_jobs),
 )
 
 

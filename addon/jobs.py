@@ -31,6 +31,8 @@ from .platform.events import FollowUp
 from .platform.installations import active_installations
 from .platform.models import Installation
 from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
+from .scheduling.publish import JOB_TASK as SCHEDULE_TASK
+from .scheduling.publish import run_schedule_job
 from .tokens import verifier_for
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Jobs:
     refresh_dashboard: TaskWrapper
     run_invoice_job: TaskWrapper
     mark_overdue_invoices: TaskWrapper
+    run_schedule_job: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
     sweep: TaskWrapper
@@ -127,6 +130,11 @@ def _build(app: Flask) -> Jobs:
         for workspace_id in _active_workspace_ids(app):
             overdue_invoices(workspace_id)
 
+    @huey.task(name=SCHEDULE_TASK, retries=3, retry_delay=30)
+    def schedule_job(job_id: int) -> None:
+        pace = float(app.config.get("SCHEDULE_JOB_PACE_SECONDS", 0) or 0)
+        _in_transaction(app, lambda: run_schedule_job(job_id, clients_for(app), verifier_for(app), pace=pace))
+
     @huey.task(name="call")
     def call(target: str, *args: Any) -> None:
         name = LEGACY_TARGETS.get(target)
@@ -155,6 +163,7 @@ def _build(app: Flask) -> Jobs:
         refresh_dashboard=dashboard_refresh,
         run_invoice_job=invoice_job,
         mark_overdue_invoices=overdue_invoices,
+        run_schedule_job=schedule_job,
         call=call,
         reconcile_all=reconcile_all,
         sweep=sweep,
@@ -169,6 +178,7 @@ def _build(app: Flask) -> Jobs:
             REFRESH_TASK: dashboard_refresh,
             INVOICE_TASK: invoice_job,
             OVERDUE_TASK: overdue_invoices,
+            SCHEDULE_TASK: schedule_job,
         }
     )
     return jobs

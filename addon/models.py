@@ -6,6 +6,7 @@ from .approvals.models import ApprovalRequestRecord, AutoApprovalEvaluation, Dec
 from .billing.models import InvoiceJob, InvoiceJobStep, InvoiceLine, InvoiceNumber, InvoiceRecord, InvoiceSequence
 from .dashboard.models import DashboardSnapshot
 from .platform.models import AuditEntry, EntityVersion, InboxEvent, Installation, LifecycleEvent, WebhookSubscription
+from .scheduling.models import ScheduleJob, ScheduleJobItem, ScheduleVersion
 from .settings.models import SettingChange, WorkspaceSetting
 from .workspace.models import PreferenceCache
 
@@ -27,6 +28,9 @@ __all__ = [
     "InvoiceSequence",
     "LifecycleEvent",
     "PreferenceCache",
+    "ScheduleJob",
+    "ScheduleJobItem",
+    "ScheduleVersion",
     "SettingChange",
     "WebhookSubscription",
     "WorkspaceSetting",

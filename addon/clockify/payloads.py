@@ -457,9 +457,25 @@ class TimeOffRequest:
             _str(as_dict(d.get("status")), "statusType"),
             parse_datetime(period.get("start")),
             parse_datetime(period.get("end")),
-            bool(d.get("halfDay")),
+            # The listing nests halfDay in timeOffPeriod (TimeOffRequestPeriodDto); the webhook carries it on top.
+            bool(as_dict(d.get("timeOffPeriod")).get("halfDay", d.get("halfDay"))),
             d,
         )
+
+    @property
+    def time_unit(self) -> str:
+        """DAYS or HOURS (TimeOffRequestFullV1Dto.timeUnit); DAYS when not said."""
+        return str(self.raw.get("timeUnit") or "DAYS").upper()
+
+    @property
+    def time_zone(self) -> str | None:
+        return _str(self.raw, "userTimeZone", "timeZone")
+
+    @property
+    def half_day_hours(self) -> tuple[datetime | None, datetime | None]:
+        """The hours a half day covers (timeOffPeriod.halfDayHours), when Clockify gives them."""
+        hours = as_dict(as_dict(self.raw.get("timeOffPeriod")).get("halfDayHours"))
+        return parse_datetime(hours.get("start")), parse_datetime(hours.get("end"))
 
 
 @dataclass(frozen=True)
