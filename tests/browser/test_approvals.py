@@ -168,12 +168,12 @@ def test_auto_approval_decides_a_new_request_and_the_open_tab_shows_it(
 
 
 def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_anything(
-    page, sandbox, installed, worker, app, closeout_live
+    page, sandbox, installed, worker, user_token
 ):
-    # Tokens that live 4 s, judged without leeway: the tab's token expires while the owner works.
-    sandbox.state.config["SANDBOX_USER_TOKEN_TTL"] = 4
-    app.config["TOKEN_LEEWAY_SECONDS"] = 0
-    # Slow PATCHes make the job outlive several tokens; its progress polls must refresh and carry on.
+    # The tab's token is made to lapse at chosen moments by handing it one that expired five minutes ago
+    # (beyond any leeway), not by racing short-lived tokens against a loaded machine.
+    expired = user_token("OWNER", ttl=-300)
+    # Slow PATCHes: 30 decisions take at least 7.5 s whatever the machine's load, several progress polls.
     fault = sandbox.control(
         "POST",
         "/faults",
@@ -187,7 +187,7 @@ def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_any
             refused.append(f"{r.request.method} {r.url}") if r.status == 401 and "/components/" in r.url else None
         ),
     )
-    # The host cannot hand out tokens for a while (a laptop asleep, a flaky network): the tab's expires.
+    # The host cannot hand out tokens for a while (a laptop asleep, a flaky network): the tab's lapses.
     host_down = {"now": True}
     page.route("**/shell/token", lambda route: route.abort() if host_down["now"] else route.continue_())
 
@@ -197,22 +197,24 @@ def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_any
     ids = show_pending(frame)
     frame.check("[data-select-all]")
     frame.fill("#decision-note", NOTE)
-    frame.wait_for_function(
-        "() => { const t = window.Closeout.token(); const exp = JSON.parse(atob(t.split('.')[1].replace(/-/g,'+')"
-        ".replace(/_/g,'/'))).exp; return Date.now() / 1000 > exp + 0.5; }",
-        timeout=15_000,
-    )
+    frame.evaluate("t => window.Closeout.setToken(t)", expired)
     with page.expect_response(lambda r: r.status == 401 and r.url.endswith("/decisions")):
         frame.click("button:text-is('Approve selected')")
     # The refused decision waits in the tab; once the host answers again it is replayed with a fresh token.
     host_down["now"] = False
+    frame.wait_for_selector("[data-job]", timeout=30_000)
 
+    # Mid-job the tab's token lapses again: its progress polls are refused, it refreshes and carries on.
+    frame.evaluate("t => window.Closeout.setToken(t)", expired)
+    with page.expect_response(lambda r: r.status == 401 and "/decisions/" in r.url and "poll=1" in r.url):
+        pass
     summary = frame.wait_for_selector("[data-job-status=done]", timeout=60_000)
     assert summary.get_attribute("data-done") == str(len(ids))
     assert any(r.startswith("POST") and r.endswith("/decisions") for r in refused), refused
     held = sandbox_approvals(sandbox, installed.workspace_id)
     assert all((held[i]["state"], held[i]["note"]) == ("APPROVED", NOTE) for i in ids)
     assert frame.input_value("#decision-note") == NOTE
+    assert frame.evaluate("() => window.Closeout.token()") != expired
     # Refused polls were not replayed on top of their own next poll: one version poller is left.
     assert frame.locator("#approvals-version").count() == 1
 
