@@ -239,6 +239,24 @@ def test_only_pending_requests_can_be_approved_and_only_approved_ones_withdrawn(
     assert decisions.start_decisions(WS, owner, scope, "withdraw", ["ar-1"], "").action == "withdraw"
 
 
+def test_a_mixed_selection_decides_the_pending_requests_and_skips_the_rest_with_their_reason(ctx):
+    seed_period([("ar-1", "u-1", "PENDING"), ("ar-2", "u-2", "APPROVED"), ("ar-3", "u-3", "REJECTED")])
+    owner = queues.Viewer("o", Role.OWNER)
+    scope = queues.scope_for(owner, directory())
+
+    job = decisions.start_decisions(WS, owner, scope, "approve", ["ar-1", "ar-2", "ar-3"], "")
+
+    progress = decisions.job_progress(WS, job.id)
+    assert (progress.total, progress.pending, progress.skipped) == (3, 1, 2)
+    assert {i.subject_id: i.error for i in progress.skips} == {
+        "ar-2": "Not pending: it is approved.",
+        "ar-3": "Not pending: it is rejected.",
+    }
+    # A selection with nothing left to decide is still refused as a whole.
+    with pytest.raises(exceptions.ApprovalError, match="2 selected request"):
+        decisions.start_decisions(WS, owner, scope, "approve", ["ar-2", "ar-3"], "")
+
+
 RULES = auto.Rules(
     enabled=True, dry_run=False, tolerance_percent=10, max_hours_per_day=10, require_project=True, user_groups=()
 )

@@ -167,6 +167,37 @@ def test_auto_approval_decides_a_new_request_and_the_open_tab_shows_it(
             page.wait_for_selector(f"[data-approval-id='{request_id}'][data-state='APPROVED']", timeout=15_000)
 
 
+def test_select_all_over_every_state_ticks_only_what_the_owner_can_decide_and_approves_it(
+    page, sandbox, installed, worker, open_component
+):
+    page.goto(open_component("OWNER", "approvals"))
+    page.wait_for_selector("[data-approval-id]")
+    # Two requests are decided first, one by one: the queue then mixes pending and approved rows.
+    for _ in range(2):
+        row = page.locator("[data-approval-id][data-state=PENDING]").first
+        request_id = row.get_attribute("data-approval-id")
+        row.locator("button:text-is('Approve')").click()
+        page.wait_for_selector(f"[data-approval-id='{request_id}'][data-state=APPROVED]", timeout=30_000)
+    states = page.eval_on_selector_all("[data-approval-id]", "rows => rows.map(r => r.dataset.state)")
+    pending = page.eval_on_selector_all(
+        "[data-approval-id][data-state=PENDING]", "rows => rows.map(r => r.dataset.approvalId)"
+    )
+    assert pending and len(pending) < len(states), states  # the page mixes pending and decided rows
+
+    page.check("[data-select-all]")
+
+    ticked = page.eval_on_selector_all("input[name=ids]:checked", "boxes => boxes.map(b => b.value)")
+    assert sorted(ticked) == sorted(pending)
+    assert page.locator("[data-state=APPROVED] input[type=checkbox]:not(:disabled)").count() == 0
+    assert page.locator("[data-state=APPROVED] input[data-undecidable]").count() > 0
+    earlier = page.get_attribute("[data-job]", "data-job")  # the card of the last one-row decision
+    page.click("button:text-is('Approve selected')")
+    summary = page.wait_for_selector(f"[data-job-status=done]:not([data-job='{earlier}'])", timeout=30_000)
+    assert (summary.get_attribute("data-done"), summary.get_attribute("data-skipped")) == (str(len(pending)), "0")
+    held = sandbox_approvals(sandbox, installed.workspace_id)
+    assert all(held[i]["state"] == "APPROVED" for i in pending)
+
+
 def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_anything(
     page, sandbox, installed, worker, user_token
 ):
