@@ -311,3 +311,44 @@ def test_a_weekly_range_is_the_same_seven_days_however_clockify_stamps_it(zone, 
     data = mirror.parse_request(body)
     assert data is not None
     assert (data.period_start, data.period_end) == (WEEK.start, WEEK.end)
+
+
+def listing(count: int, state: str = "PENDING", updated_at: str = "2026-11-23T09:00:00Z", tracked: str = "PT40H"):
+    items = []
+    for n in range(count):
+        data = mirror.parse_request(request_body(f"ar-{n}", f"u-{n}", state, updated_at=updated_at))
+        assert data
+        items.append((data, details(tracked=tracked)))
+    return items
+
+
+def statements_storing(items: list[Any]) -> int:
+    executed: list[str] = []
+
+    def count(*_args: Any) -> None:
+        executed.append("x")
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        mirror.store_requests(WS, items)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(executed)
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_storing_a_listing_takes_the_same_statements_for_ten_requests_or_three_hundred(ctx, count):
+    first = statements_storing(listing(count))
+    db.session.commit()
+    # Half change status in Clockify (newer), all change their totals; one older status is ignored.
+    changed = listing(count // 2, "APPROVED", updated_at="2026-11-24T09:00:00Z", tracked="PT41H")
+    again = changed + listing(count, updated_at="2026-11-20T09:00:00Z", tracked="PT41H")[count // 2 :]
+    second = statements_storing(again)
+    db.session.commit()
+    unchanged = statements_storing(again)
+
+    # Read + insert; read + status update + read back + other changes; read.
+    assert (first, second, unchanged) == (2, 4, 1)
+    states = dict(db.session.execute(sa.select(ApprovalRequestRecord.clockify_id, ApprovalRequestRecord.state)).all())
+    assert sum(1 for s in states.values() if s == "APPROVED") == count // 2
+    assert {r.tracked_seconds for r in db.session.scalars(sa.select(ApprovalRequestRecord))} == {41 * 3600}
