@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,8 +81,11 @@ def start_decisions(
     refused = [i for i in ids if i not in records or not scope.may_decide(records[i].user_id)]
     if refused:
         raise ApprovalError("You can only decide requests of people you manage.", 403)
+    # A selection may hold requests decided since the page was drawn (or "all" ticked over decided rows):
+    # the rest are decided and these reported as skipped, each with its reason. Only when none is left
+    # is the whole decision refused.
     wrong_state = [records[i] for i in ids if records[i].state != REQUIRED_STATE[action]]
-    if wrong_state:
+    if len(wrong_state) == len(ids):
         names = ", ".join(sorted({r.user_name or r.user_id for r in wrong_state})[:5])
         raise ApprovalError(
             f"{len(wrong_state)} selected request(s) are not {REQUIRED_STATE[action].lower()} ({names}); "
@@ -100,18 +103,32 @@ def start_decisions(
     db.session.flush()
     for request_id in ids:
         record = records[request_id]
+        skip = skip_reason(record.state, action)
         db.session.add(
             DecisionItem(
                 workspace_id=workspace_id,
                 job_id=job.id,
                 subject_id=request_id,
                 subject_name=record.user_name or record.user_id,
-                status="pending",
+                status="skipped" if skip else "pending",
+                error=skip,
                 attempts=0,
+                finished_at=utcnow() if skip else None,
             )
         )
     db.session.flush()
     return job
+
+
+def skip_reason(state: str, action: str) -> str | None:
+    """Why a request in `state` is left out of an `action` (None: it is decided)."""
+    if state == REQUIRED_STATE[action]:
+        return None
+    return f"Not {_state_label(REQUIRED_STATE[action])}: it is {_state_label(state)}."
+
+
+def _state_label(state: str) -> str:
+    return state.replace("_", " ").lower()
 
 
 def start_submissions(
@@ -208,14 +225,19 @@ class JobProgress:
     failed: int
     pending: int
     failures: list[DecisionItem]
+    skips: list[DecisionItem] = field(default_factory=list)  # left out when the job started, with why
 
     @property
     def finished(self) -> bool:
         return self.job.status == "done"
 
     @property
+    def skipped(self) -> int:
+        return len(self.skips)
+
+    @property
     def percent(self) -> int:
-        return int(100 * (self.done + self.failed) / self.total) if self.total else 100
+        return int(100 * (self.done + self.failed + self.skipped) / self.total) if self.total else 100
 
 
 def job_progress(workspace_id: str, job_id: int) -> JobProgress:
@@ -228,6 +250,7 @@ def job_progress(workspace_id: str, job_id: int) -> JobProgress:
         failed=sum(1 for i in items if i.status == "failed"),
         pending=sum(1 for i in items if i.status in ("pending", "running")),
         failures=[i for i in items if i.status == "failed"],
+        skips=[i for i in items if i.status == "skipped"],
     )
 
 

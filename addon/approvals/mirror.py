@@ -125,31 +125,54 @@ def record_request(
     record = db.session.scalar(
         sa.select(ApprovalRequestRecord).filter_by(workspace_id=workspace_id, clockify_id=data.clockify_id)
     )
-    status = {
+    status = _status_of(data)
+    status_changed = False
+    if record is None:
+        record = _new_record(workspace_id, data)
+    elif _status_moves(record, data, status):
+        _set_status_if_newer(record, data.updated_at, status)
+        status_changed = True  # this change, or a newer one written meanwhile: either way the row moved
+    _apply(record, data, details, status_changed)
+    return record
+
+
+def _status_of(data: RequestData) -> dict[str, Any]:
+    return {
         "state": data.state,
         "status_note": data.note,
         "status_updated_at": data.updated_at,
         "status_updated_by": data.updated_by,
         "status_updated_by_name": data.updated_by_name,
     }
-    status_changed = False
-    if record is None:
-        record = ApprovalRequestRecord(
-            workspace_id=workspace_id,
-            clockify_id=data.clockify_id,
-            tracked_seconds=0,
-            billable_seconds=0,
-            break_seconds=0,
-            expense_total=0.0,
-            has_details=False,
-            **status,
-        )
+
+
+def _new_record(workspace_id: str, data: RequestData, *, add: bool = True) -> ApprovalRequestRecord:
+    record = ApprovalRequestRecord(
+        workspace_id=workspace_id,
+        clockify_id=data.clockify_id,
+        tracked_seconds=0,
+        billable_seconds=0,
+        break_seconds=0,
+        expense_total=0.0,
+        has_details=False,
+        **_status_of(data),
+    )
+    if add:
         db.session.add(record)  # two workers inserting one request at once: the loser's event is retried
-    elif _is_newer(data.updated_at, record.status_updated_at) and any(
+    return record
+
+
+def _status_moves(record: ApprovalRequestRecord, data: RequestData, status: dict[str, Any]) -> bool:
+    """True when `data` is a newer status than the row holds and differs from it."""
+    return _is_newer(data.updated_at, record.status_updated_at) and any(
         getattr(record, name) != value for name, value in status.items()
-    ):
-        _set_status_if_newer(record, data.updated_at, status)
-        status_changed = True  # this change, or a newer one written meanwhile: either way the row moved
+    )
+
+
+def _apply(
+    record: ApprovalRequestRecord, data: RequestData, details: dict[str, Any] | None, status_changed: bool
+) -> None:
+    """Everything but the status, in memory (written at the next flush)."""
     record.user_id = data.user_id
     record.user_name = data.user_name or record.user_name
     record.period_start = data.period_start
@@ -164,7 +187,6 @@ def record_request(
     # queue_version follows synced_at, and every open tab reloads when it moves: only a real change may.
     if record.synced_at is None or status_changed or db.session.is_modified(record):
         record.synced_at = utcnow()
-    return record
 
 
 def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | None, status: dict[str, Any]) -> None:
@@ -213,11 +235,82 @@ def fetch_requests(client: Any, since: date) -> list[tuple[RequestData, dict[str
     return fetched
 
 
+# Ids per IN list: well under SQLite's and PostgreSQL's limits on bound parameters.
+STORE_CHUNK = 500
+
+
 def store_requests(workspace_id: str, fetched: list[tuple[RequestData, dict[str, Any]]]) -> int:
+    """Store a listing in a number of statements that does not grow with its length.
+
+    One `IN` query per 500 ids reads the rows held; new rows are inserted together, status changes
+    go out as one conditional UPDATE per shape (still only if newer in the database, as in
+    `record_request`) and are read back in one query, and the other changes are flushed as
+    executemany batches.
+    """
+    latest: dict[str, tuple[RequestData, dict[str, Any]]] = {}
     for data, details in fetched:
-        record_request(workspace_id, data, details)
+        latest[data.clockify_id] = (data, details)  # a listing may repeat an item across pages
+    ids = list(latest)
+    held: dict[str, ApprovalRequestRecord] = {}
+    for start in range(0, len(ids), STORE_CHUNK):
+        chunk = ids[start : start + STORE_CHUNK]
+        query = sa.select(ApprovalRequestRecord).where(
+            ApprovalRequestRecord.workspace_id == workspace_id, ApprovalRequestRecord.clockify_id.in_(chunk)
+        )
+        held.update((r.clockify_id, r) for r in db.session.scalars(query))
+
+    moved = [r for cid, r in held.items() if _status_moves(r, latest[cid][0], _status_of(latest[cid][0]))]
+    _set_statuses_if_newer(moved, {r.id: latest[r.clockify_id][0] for r in moved})
+    changed = {r.clockify_id for r in moved}
+    new_rows: list[dict[str, Any]] = []
+    for clockify_id, (data, details) in latest.items():
+        record = held.get(clockify_id)
+        if record is None:
+            record = _new_record(workspace_id, data, add=False)
+            _apply(record, data, details, True)
+            new_rows.append({c.key: getattr(record, c.key) for c in _COLUMNS})
+        else:
+            _apply(record, data, details, clockify_id in changed)
     db.session.flush()
+    if new_rows:
+        # One executemany INSERT (the ORM would insert row by row where it must read back each id).
+        db.session.execute(sa.insert(ApprovalRequestRecord.__table__), new_rows)
     return len(fetched)
+
+
+_COLUMNS = [c for c in ApprovalRequestRecord.__table__.columns if c.key != "id"]
+
+
+def _set_statuses_if_newer(records: list[ApprovalRequestRecord], incoming: dict[int, RequestData]) -> None:
+    """`_set_status_if_newer` for many rows: an executemany UPDATE per shape, then one read back."""
+    if not records:
+        return
+    table = ApprovalRequestRecord.__table__
+    column = table.c.status_updated_at
+    names = list(_status_of(incoming[records[0].id]))
+    values: dict[str, Any] = {name: sa.bindparam(f"new_{name}") for name in names}
+    dated = [r for r in records if incoming[r.id].updated_at is not None]
+    undated = [r for r in records if incoming[r.id].updated_at is None]
+    for group, still_newer in (
+        (dated, sa.or_(column.is_(None), column <= sa.bindparam("newer_than"))),
+        (undated, column.is_(None)),
+    ):
+        if not group:
+            continue
+        params = []
+        for record in group:
+            data = incoming[record.id]
+            status = _status_of(data)
+            params.append({"row_id": record.id, "newer_than": data.updated_at} | {f"new_{n}": status[n] for n in names})
+        statement = sa.update(table).where(table.c.id == sa.bindparam("row_id"), still_newer).values(**values)
+        db.session.execute(statement, params)
+    # The rows as the database now has them: these changes, or newer ones another worker applied first.
+    ids = [r.id for r in records]
+    db.session.execute(
+        sa.select(ApprovalRequestRecord)
+        .where(ApprovalRequestRecord.id.in_(ids))
+        .execution_options(populate_existing=True)
+    ).all()
 
 
 def find_request_details(client: Any, request_id: str, period_start: date) -> dict[str, Any] | None:

@@ -276,7 +276,9 @@ def job(job_id: int) -> Response:
     progress = decisions.job_progress(g.installation.workspace_id, job_id)
     response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
     if progress.finished and request.args.get("poll"):
-        summary = f"Approvals: {progress.done} done, {progress.failed} failed."
+        summary = f"Approvals: {progress.done} done, {progress.failed} failed" + (
+            f", {progress.skipped} skipped." if progress.skipped else "."
+        )
         trigger(
             response,
             {

@@ -37,10 +37,14 @@ class Installation(db.Model):  # type: ignore[name-defined]
 
 
 class WebhookSubscription(db.Model):  # type: ignore[name-defined]
-    """A webhook Clockify delivers to us and the fixed token it signs every delivery with."""
+    """A webhook Clockify delivers to us and the fixed token it signs every delivery with.
+
+    One per workspace and event, whatever its source: a second registration of the same event (a race,
+    a reinstall) is refused by the database rather than stored beside the first.
+    """
 
     __tablename__ = "webhook_subscriptions"
-    __table_args__ = (sa.UniqueConstraint("workspace_id", "event_type", "source"),)
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "event_type"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)

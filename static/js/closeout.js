@@ -116,7 +116,8 @@
     }
     if (box.matches && box.matches("[data-select-all]")) {
       var name = box.getAttribute("data-select-all") || "ids";
-      box.closest("table").querySelectorAll("input[type=checkbox][name='" + name + "']").forEach(function (cb) {
+      // Only enabled boxes: a row the viewer cannot decide is never part of "all".
+      box.closest("table").querySelectorAll("input[type=checkbox][name='" + name + "']:not(:disabled)").forEach(function (cb) {
         cb.checked = box.checked;
         if (name === "ids") { if (box.checked) { selected[cb.value] = true; } else { delete selected[cb.value]; } }
       });
