@@ -23,6 +23,7 @@ from . import handlers
 from .approvals.decisions import DECISION_TASK, run_decision_job
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
+from .metrics import observe_tasks
 from .platform import inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
@@ -75,6 +76,7 @@ def jobs_for(app: Flask) -> Jobs:
 def _build(app: Flask) -> Jobs:
     queue = queue_for(app)
     huey = queue.huey
+    observe_tasks(huey)  # jobs by name and outcome (/metrics), one log line per run
     reconcile_minutes = max(1, int(app.config["RECONCILE_MINUTES"]))
 
     def every(minutes: int) -> Callable[[datetime], bool]:

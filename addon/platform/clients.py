@@ -13,6 +13,7 @@ from flask import Flask
 from ..clockify import DEFAULT_RATE, ClockifyClient, Limiter, limiter_for, new_session
 from ..crypto import decrypt
 from ..extensions import once_per_app
+from ..metrics import observe_clockify_call
 from ..tokens import TokenContext
 from .models import Installation
 
@@ -89,6 +90,7 @@ class Clients:
             workspace_id,
             limiter=self.limiter(),
             session=self._session(workspace_id, api_url),
+            observer=observe_clockify_call,  # calls by endpoint and status, rate-limiter waits (/metrics)
             **(INTERACTIVE_RETRIES if interactive else {}),
         )
 
