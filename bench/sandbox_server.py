@@ -41,8 +41,9 @@ def install(state: Any, workspace_id: str) -> str:
     return token
 
 
-def fresh_pending(state: Any, workspace_id: str, count: int) -> list[str]:
-    """Submit `count` new weekly requests in past weeks nobody submitted, and return their ids."""
+def fresh_pending(state: Any, workspace_id: str, count: int, *, emit: bool = False) -> list[str]:
+    """Submit `count` new weekly requests in past weeks nobody submitted, and return their ids (`emit`: with
+    their NEW_APPROVAL_REQUEST webhooks)."""
     world = state.world
     ws = world.workspace(workspace_id)
     users = [u["id"] for u in ws.users.values() if u.get("status", "ACTIVE") == "ACTIVE"]
@@ -55,7 +56,7 @@ def fresh_pending(state: Any, workspace_id: str, count: int) -> list[str]:
         start = first + timedelta(weeks=week)
         for user_id in users:
             if len(ids) < count and (user_id, start) not in taken:
-                ids.append(world.submit_approval(workspace_id, user_id, start, emit=False)["id"])
+                ids.append(world.submit_approval(workspace_id, user_id, start, emit=emit)["id"])
         week += 1
     return ids
 
