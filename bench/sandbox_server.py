@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -65,7 +66,11 @@ def main() -> None:
     size, pending = sys.argv[1], int(sys.argv[2])
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="closeout-bench-") as tmp:
-        app = create_sandbox({"SANDBOX_INSTANCE": tmp, "SANDBOX_SIZE": size, "SANDBOX_RATE_LIMIT": 50})
+        # SANDBOX_PRIVATE_KEY: sign with the caller's key, so it can mint tokens for workspaces of its own.
+        key = os.environ.get("SANDBOX_PRIVATE_KEY") or None
+        app = create_sandbox(
+            {"SANDBOX_INSTANCE": tmp, "SANDBOX_SIZE": size, "SANDBOX_RATE_LIMIT": 50, "SANDBOX_PRIVATE_KEY": key}
+        )
         server = make_server("127.0.0.1", 0, app, threaded=True)
         url = f"http://127.0.0.1:{server.server_port}"
         state = app.extensions["sandbox"]
