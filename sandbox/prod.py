@@ -170,11 +170,6 @@ class Stack:
             args.append("--no-periodic")
         return Process(f"consumer-{n + 1}", args, self.env, self._log(f"consumer-{n + 1}"))
 
-    def restart_consumer(self, n: int, sig: int = signal.SIGTERM) -> None:
-        index = 1 + n
-        self.processes[index].stop(sig)
-        self.processes[index] = self.consumer(n).start()
-
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
