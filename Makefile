@@ -5,7 +5,7 @@ ADDON_PORT ?= 5000
 SANDBOX_PORT ?= 5001
 export FLASK_DEBUG ?= 1
 
-.PHONY: setup run test test-sqlite test-postgresql coverage check bench migrate browser clean
+.PHONY: setup run prod test test-sqlite test-postgresql coverage check bench migrate browser clean
 
 ## setup: virtualenv with Closeout and its dev tools, htmx from the npm registry
 setup: $(VENV)/.installed static/vendor/htmx.min.js
@@ -32,6 +32,11 @@ migrate: setup
 ## run: Closeout on :$(ADDON_PORT), its worker, and the sandbox (a local Clockify) on :$(SANDBOX_PORT)
 run: setup migrate
 	ADDON_PORT=$(ADDON_PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(PY) -m sandbox.run
+
+## prod: as production runs it, against the sandbox: gunicorn (2 workers), 2 consumers, PostgreSQL and Redis
+## on 127.0.0.1 (DATABASE_URL, REDIS_URL, QUEUE_URL move them), migrations first, JSON logs
+prod: setup
+	ADDON_PORT=$(ADDON_PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(PY) -m sandbox.prod
 
 ## test: the whole suite on SQLite, then on PostgreSQL (127.0.0.1:5432), then coverage of addon/ per package
 test: setup browser test-sqlite test-postgresql coverage

@@ -12,10 +12,13 @@ from flask.sessions import NullSession, SessionInterface
 from werkzeug.routing import IntegerConverter
 
 from . import (
+    commands,
     errors,
     htmx,
     jobs,
+    logs,
     models,  # noqa: F401  (imports every package's tables onto db.metadata)
+    observability,
     views,
 )
 from .config import build_config
@@ -46,7 +49,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for blueprint in views.BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.register(app)
+    observability.register(app)
     jobs.init_app(app)
+    commands.register(app)
     htmx.register(app)
     app.session_interface = _NoCookieSessions()
     app.after_request(_security_headers)
@@ -98,6 +103,9 @@ def _security_headers(response: Response) -> Response:
 
 
 def _configure_logging(app: Flask) -> None:
+    if app.config["LOG_FORMAT"] == "json":
+        logs.configure_json(app.config)  # production: redacted JSON lines, werkzeug's and gunicorn's too
+        return
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Werkzeug's access log prints full URLs, and the first iframe load carries auth_token in its query.

@@ -17,8 +17,13 @@ ENV_KEYS = (
     "CLOCKIFY_PUBLIC_KEY",
     "DATABASE_URL",
     "QUEUE_URL",
+    "QUEUE_NAME",
     "REDIS_URL",
     "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
+    "METRICS_TOKEN",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
     "FRAME_ANCESTORS",
     "RECONCILE_MINUTES",
     "CLOCKIFY_RATE_LIMIT",
@@ -64,6 +69,13 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
         # No Clockify body or settings form comes near this; anything larger is refused with 413.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": 256 * 1024,
+        # Keys that still decrypt stored tokens while `flask --app addon rotate-key` moves them to SECRET_KEY.
+        "SECRET_KEY_FALLBACKS": [],
+        # Bearer token for /metrics; unset, /metrics answers 404.
+        "METRICS_TOKEN": None,
+        # "json" (one object a line, redacted) or "text"; production defaults to json.
+        "LOG_FORMAT": "json" if production else "text",
+        "LOG_LEVEL": "INFO",
     }
     config.update(merged)
 
@@ -72,6 +84,11 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
             raise ConfigError("SECRET_KEY must be set in production: it signs sessions and encrypts stored tokens.")
         config["SECRET_KEY"] = _development_secret(instance)
 
+    config["SECRET_KEY_FALLBACKS"] = _key_list(config["SECRET_KEY_FALLBACKS"])
+    config["LOG_FORMAT"] = str(config["LOG_FORMAT"]).strip().lower()
+    if config["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError("LOG_FORMAT must be json or text")
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).strip().upper()
     config["ADDON_BASE_URL"] = str(config["ADDON_BASE_URL"]).rstrip("/")
     config["RECONCILE_MINUTES"] = int(config["RECONCILE_MINUTES"])
     config["CLOCKIFY_RATE_LIMIT"] = float(config["CLOCKIFY_RATE_LIMIT"])
@@ -110,6 +127,12 @@ INTAKE_BIND = "intake"
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _key_list(value: Any) -> list[str]:
+    """Old keys from the environment (comma- or whitespace-separated) or a list; the current key never among them."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or [])
+    return [str(item) for item in items if str(item).strip()]
 
 
 def _sqlalchemy_url(url: str) -> str:

@@ -25,6 +25,7 @@ from .billing.handlers import OVERDUE_TASK, mark_overdue_invoices
 from .billing.invoicing import INVOICE_TASK, RetryLater, run_invoice_job
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
+from .metrics import observe_tasks
 from .platform import inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
@@ -84,6 +85,7 @@ def jobs_for(app: Flask) -> Jobs:
 def _build(app: Flask) -> Jobs:
     queue = queue_for(app)
     huey = queue.huey
+    observe_tasks(huey)  # jobs by name and outcome (/metrics), one log line per run
     reconcile_minutes = max(1, int(app.config["RECONCILE_MINUTES"]))
 
     def every(minutes: int) -> Callable[[datetime], bool]:

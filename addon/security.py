@@ -50,6 +50,7 @@ def _verify(token: str | None, kind: TokenKind) -> TokenContext:
         if "exp" not in claims:
             _remember(cache, token or "", claims)
     check_kind(claims, kind)
+    g.log_workspace_id = claims.get("workspaceId")  # the request's log line names the verified workspace
     return context(token or "", claims, kind)
 
 

@@ -26,10 +26,11 @@ WORKERS = 16
 class SandboxProcess:
     """The sandbox in a child process (its own interpreter lock, like a remote Clockify) on a free port."""
 
-    def __init__(self, size: str, pending: int = 0) -> None:
+    def __init__(self, size: str, pending: int = 0, env: dict[str, str] | None = None) -> None:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "bench.sandbox_server", size, str(pending)],
             cwd=ROOT,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -41,8 +42,9 @@ def install(state: Any, workspace_id: str) -> str:
     return token
 
 
-def fresh_pending(state: Any, workspace_id: str, count: int) -> list[str]:
-    """Submit `count` new weekly requests in past weeks nobody submitted, and return their ids."""
+def fresh_pending(state: Any, workspace_id: str, count: int, *, emit: bool = False) -> list[str]:
+    """Submit `count` new weekly requests in past weeks nobody submitted, and return their ids (`emit`: with
+    their NEW_APPROVAL_REQUEST webhooks)."""
     world = state.world
     ws = world.workspace(workspace_id)
     users = [u["id"] for u in ws.users.values() if u.get("status", "ACTIVE") == "ACTIVE"]
@@ -55,7 +57,7 @@ def fresh_pending(state: Any, workspace_id: str, count: int) -> list[str]:
         start = first + timedelta(weeks=week)
         for user_id in users:
             if len(ids) < count and (user_id, start) not in taken:
-                ids.append(world.submit_approval(workspace_id, user_id, start, emit=False)["id"])
+                ids.append(world.submit_approval(workspace_id, user_id, start, emit=emit)["id"])
         week += 1
     return ids
 
@@ -64,7 +66,11 @@ def main() -> None:
     size, pending = sys.argv[1], int(sys.argv[2])
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="closeout-bench-") as tmp:
-        app = create_sandbox({"SANDBOX_INSTANCE": tmp, "SANDBOX_SIZE": size, "SANDBOX_RATE_LIMIT": 50})
+        # SANDBOX_PRIVATE_KEY: sign with the caller's key, so it can mint tokens for workspaces of its own.
+        key = os.environ.get("SANDBOX_PRIVATE_KEY") or None
+        app = create_sandbox(
+            {"SANDBOX_INSTANCE": tmp, "SANDBOX_SIZE": size, "SANDBOX_RATE_LIMIT": 50, "SANDBOX_PRIVATE_KEY": key}
+        )
         server = make_server("127.0.0.1", 0, app, threaded=True)
         url = f"http://127.0.0.1:{server.server_port}"
         state = app.extensions["sandbox"]

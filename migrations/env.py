@@ -3,6 +3,10 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
+
+# pg_advisory_lock key for migrations: any fixed 64-bit number no other lock in the database uses.
+MIGRATION_LOCK_KEY = 0x436C6F73656F7574  # "Closeout"
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -90,10 +94,23 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        # Several replicas may run `flask --app addon db upgrade` at the same deploy: on PostgreSQL they
+        # take turns on an advisory lock, and each reads the schema version only once it holds it, so the
+        # first migrates and the others find nothing left to do. (SQLite is one machine's file.)
+        locked = connection.dialect.name == "postgresql"
+        if locked:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()  # a session lock: it outlives this transaction
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if locked:
+                connection.rollback()
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()
 
 
 if context.is_offline_mode():

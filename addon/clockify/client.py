@@ -79,6 +79,10 @@ class _Answer:
     headers: requests.structures.CaseInsensitiveDict[str]
 
 
+# Told of every exchange: method, path (workspace id templated), status (None: no answer), seconds, rate wait.
+CallObserver = Callable[[str, str, int | None, float, float], None]
+
+
 @dataclass
 class CallStats:
     """Counters a caller (or a benchmark) can read: requests sent, retries, 429s seen, time spent waiting."""
@@ -169,6 +173,7 @@ class ClockifyClient:
         jitter: Callable[[], float] = random.random,
         bucket: str | None = None,
         pool_size: int = 32,
+        observer: CallObserver | None = None,
     ) -> None:
         if not api_url or not token or not workspace_id:
             raise ValueError("api_url, token and workspace_id are required")
@@ -187,6 +192,7 @@ class ClockifyClient:
         self._clock = clock
         self._jitter = jitter
         self._bucket = bucket or workspace_id
+        self._observer = observer
         self._stats_lock = threading.Lock()
         self._own_session = session is None
         self._session = session or new_session(pool_size)
@@ -235,6 +241,7 @@ class ClockifyClient:
         waited = self.limiter.acquire(self._bucket)
         started = self._clock()
         self._count(sent=1, waited=waited)
+        status: int | None = None
         try:
             # No redirects: requests would carry X-Addon-Token to whatever host a 3xx names, and turn a
             # redirected POST into a GET whose 200 looks like success.
@@ -247,10 +254,12 @@ class ClockifyClient:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
+            status = response.status_code
         except requests.exceptions.RequestException as exc:
             raise _transport_error(exc, method, path) from exc
         finally:
             self.limiter.release(self._bucket)
+            self._observe(method, base, path, status, self._clock() - started, waited)
         elapsed = (self._clock() - started) * 1000
         log.debug("%s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
         if response.status_code >= 300:
@@ -264,6 +273,15 @@ class ClockifyClient:
                 retry_after=retry_after,
             )
         return _Answer(response.status_code, _decode(response), response.headers)
+
+    def _observe(self, method: str, base: str, path: str, status: int | None, seconds: float, waited: float) -> None:
+        if self._observer is None:
+            return
+        try:
+            where = ("/reports" if base == "reports" else "") + path.replace(self.workspace_id, "{workspaceId}")
+            self._observer(method, where, status, seconds, waited)
+        except Exception:  # an observer never fails a call
+            log.debug("call observer failed", exc_info=True)
 
     def _call(
         self,

@@ -15,6 +15,7 @@ from ..clockify import DEFAULT_RATE, ClockifyClient, Limiter, limiter_for, new_s
 from ..crypto import DecryptionError, decrypt
 from ..exceptions import AuthError
 from ..extensions import once_per_app
+from ..metrics import observe_clockify_call
 from ..tokens import TokenContext, TokenKind, Verifier
 from .models import Installation
 
@@ -116,6 +117,7 @@ class Clients:
             workspace_id,
             limiter=self.limiter(),
             session=self._session(workspace_id, api_url),
+            observer=observe_clockify_call,  # calls by endpoint and status, rate-limiter waits (/metrics)
             **(INTERACTIVE_RETRIES if interactive else {}),
         )
 

@@ -263,3 +263,23 @@ def counts(workspace_id: str) -> dict[str, int]:
     ).all()
     found = {status: int(n) for status, n in rows}
     return {status: found.get(status, 0) for status in STATUSES}
+
+
+def counts_by_workspace() -> dict[str, dict[str, int]]:
+    """Events per workspace and status, for every workspace with any (operators and /metrics)."""
+    rows = db.session.execute(
+        sa.select(InboxEvent.workspace_id, InboxEvent.status, sa.func.count()).group_by(
+            InboxEvent.workspace_id, InboxEvent.status
+        )
+    ).all()
+    found: dict[str, dict[str, int]] = {}
+    for workspace_id, status, n in rows:
+        found.setdefault(str(workspace_id), dict.fromkeys(STATUSES, 0))[str(status)] = int(n)
+    return found
+
+
+def totals() -> dict[str, int]:
+    """Events per status over every workspace (every status present)."""
+    rows = db.session.execute(sa.select(InboxEvent.status, sa.func.count()).group_by(InboxEvent.status)).all()
+    found = {str(status): int(n) for status, n in rows}
+    return {status: found.get(status, 0) for status in STATUSES}
