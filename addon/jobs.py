@@ -21,6 +21,7 @@ from huey.consumer import Consumer
 
 from . import handlers
 from .approvals.decisions import DECISION_TASK, run_decision_job
+from .approvals.handlers import SYNC_TASK, sync_request
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
 from .platform import inbox, reconcile, webhook_registration
@@ -54,6 +55,7 @@ class Jobs:
     reconcile_installation: TaskWrapper
     register_webhooks: TaskWrapper
     run_decision_job: TaskWrapper
+    sync_approval_request: TaskWrapper
     refresh_dashboard: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
@@ -102,6 +104,13 @@ def _build(app: Flask) -> Jobs:
         pace = float(app.config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
         _in_transaction(app, lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace))
 
+    @huey.task(name=SYNC_TASK, retries=3, retry_delay=30)
+    def approval_sync(workspace_id: str, request_id: str, period_start: str, event_type: str) -> None:
+        clients = clients_for(app)
+        _in_transaction(
+            app, lambda: sync_request(workspace_id, request_id, period_start, event_type, clients.for_installation)
+        )
+
     @huey.task(name=REFRESH_TASK, retries=3, retry_delay=30)
     def dashboard_refresh(workspace_id: str) -> None:
         clients = clients_for(app)
@@ -132,6 +141,7 @@ def _build(app: Flask) -> Jobs:
         reconcile_installation=reconcile_installation,
         register_webhooks=register_webhooks,
         run_decision_job=decision_job,
+        sync_approval_request=approval_sync,
         refresh_dashboard=dashboard_refresh,
         call=call,
         reconcile_all=reconcile_all,
@@ -144,6 +154,7 @@ def _build(app: Flask) -> Jobs:
             "reconcile_installation": reconcile_installation,
             "register_webhooks": register_webhooks,
             DECISION_TASK: decision_job,
+            SYNC_TASK: approval_sync,
             REFRESH_TASK: dashboard_refresh,
         }
     )

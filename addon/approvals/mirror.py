@@ -27,6 +27,13 @@ NOTE_MAX = 1000
 # How far back reconciliation re-reads requests: a monthly period plus late decisions on it.
 RECONCILE_DAYS = 45
 
+# Clockify's clock and ours may differ a little; a change time further ahead than this is not believed
+# (a forged delivery stamped in 2099 would otherwise outrank every real change).
+CLOCK_SKEW = timedelta(minutes=5)
+
+# Reading one request means walking the listing (the API has no read by id): never more than this many.
+FIND_LIMIT = 2000
+
 
 def parse_duration(value: Any) -> int:
     """Seconds in an ISO-8601 duration such as PT1H30M (what the approvals API returns); 0 when unusable."""
@@ -140,10 +147,11 @@ def record_request(
     record = db.session.scalar(
         sa.select(ApprovalRequestRecord).filter_by(workspace_id=workspace_id, clockify_id=data.clockify_id)
     )
+    updated_at = trusted_time(data.updated_at)
     status = {
         "state": data.state,
         "status_note": data.note,
-        "status_updated_at": data.updated_at,
+        "status_updated_at": updated_at,
         "status_updated_by": data.updated_by,
         "status_updated_by_name": data.updated_by_name,
     }
@@ -160,10 +168,10 @@ def record_request(
             **status,
         )
         db.session.add(record)  # two workers inserting one request at once: the loser's event is retried
-    elif _is_newer(data.updated_at, record.status_updated_at) and any(
+    elif _is_newer(updated_at, record.status_updated_at) and any(
         getattr(record, name) != value for name, value in status.items()
     ):
-        _set_status_if_newer(record, data.updated_at, status)
+        _set_status_if_newer(record, updated_at, status)
         status_changed = True  # this change, or a newer one written meanwhile: either way the row moved
     record.user_id = data.user_id
     record.user_name = data.user_name or record.user_name
@@ -190,7 +198,12 @@ def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | N
     transaction changed before updating it), so an older change never lands after a newer one.
     """
     column = ApprovalRequestRecord.status_updated_at
-    still_newer = column.is_(None) if updated_at is None else sa.or_(column.is_(None), column <= updated_at)
+    untrusted = column > utcnow() + CLOCK_SKEW  # written before future times were refused: never outranks
+    still_newer = (
+        sa.or_(column.is_(None), untrusted)
+        if updated_at is None
+        else sa.or_(column.is_(None), untrusted, column <= updated_at)
+    )
     db.session.execute(
         sa.update(ApprovalRequestRecord)
         .where(ApprovalRequestRecord.id == record.id, still_newer)
@@ -201,8 +214,15 @@ def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | N
     db.session.refresh(record, list(status))
 
 
+def trusted_time(value: datetime | None) -> datetime | None:
+    """A change time as Closeout orders by it: None when it lies in the future."""
+    if value is not None and value > utcnow() + CLOCK_SKEW:
+        return None
+    return value
+
+
 def _is_newer(incoming: datetime | None, stored: datetime | None) -> bool:
-    if stored is None:
+    if stored is None or trusted_time(stored) is None:
         return True
     if incoming is None:
         return False
@@ -236,8 +256,15 @@ def store_requests(workspace_id: str, fetched: list[tuple[RequestData, dict[str,
 
 
 def find_request_details(client: Any, request_id: str, period_start: date) -> dict[str, Any] | None:
-    """The listing item (with entries and totals) of one request: the API has no read by id."""
-    for item in client.iter_approval_requests(sort_column="START", sort_order="DESCENDING", page_size=200):
+    """The listing item (with entries and totals) of one request: the API has no read by id.
+
+    `period_start` is where to stop looking (the listing is read newest period first); it may come from a
+    delivery, so the walk is bounded whatever it says.
+    """
+    listing = client.iter_approval_requests(sort_column="START", sort_order="DESCENDING", page_size=200)
+    for count, item in enumerate(listing):
+        if count >= FIND_LIMIT:
+            return None
         details = raw_of(item)
         data = parse_request(details.get("approvalRequest") or details)
         if data is None:
@@ -247,3 +274,18 @@ def find_request_details(client: Any, request_id: str, period_start: date) -> di
         if data.period_end < period_start:
             return None
     return None
+
+
+def read_requests_in_state(client: Any, state: str, request_ids: set[str]) -> dict[str, RequestData]:
+    """Which of these requests Clockify holds in `state` (listable states only), as Clockify has them."""
+    found: dict[str, RequestData] = {}
+    if not request_ids:
+        return found
+    for item in client.iter_approval_requests(state, page_size=200):
+        details = raw_of(item)
+        data = parse_request(details.get("approvalRequest") or details)
+        if data is not None and data.clockify_id in request_ids and data.state == state:
+            found[data.clockify_id] = data
+            if len(found) == len(request_ids):
+                break
+    return found
