@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from .approvals.models import ApprovalRequestRecord, AutoApprovalEvaluation, DecisionItem, DecisionJob
 from .dashboard.models import DashboardSnapshot
-from .platform.models import AuditEntry, EntityVersion, InboxEvent, Installation, LifecycleEvent, WebhookSubscription
+from .platform.models import (
+    AuditEntry,
+    EntityVersion,
+    InboxEvent,
+    Installation,
+    LifecycleEvent,
+    RemovedInstallation,
+    UsedLifecycleToken,
+    WebhookSubscription,
+)
 from .settings.models import SettingChange, WorkspaceSetting
 from .workspace.models import PreferenceCache
 
@@ -20,7 +29,9 @@ __all__ = [
     "Installation",
     "LifecycleEvent",
     "PreferenceCache",
+    "RemovedInstallation",
     "SettingChange",
+    "UsedLifecycleToken",
     "WebhookSubscription",
     "WorkspaceSetting",
 ]

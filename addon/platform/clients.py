@@ -13,6 +13,7 @@ from flask import Flask
 from ..clockify import DEFAULT_RATE, ClockifyClient, Limiter, limiter_for, new_session
 from ..crypto import decrypt
 from ..extensions import once_per_app
+from ..hosts import parse_hosts, require_allowed
 from ..tokens import TokenContext
 from .models import Installation
 
@@ -33,6 +34,8 @@ class Clients:
 
     def __init__(self, config: Mapping[str, Any], *, max_sessions: int = 256) -> None:
         self._rate = float(config.get("CLOCKIFY_RATE_LIMIT") or DEFAULT_RATE)
+        # Every client is built here, so every token Closeout sends passes this allow-list (rule 3).
+        self.api_hosts = parse_hosts(config.get("CLOCKIFY_API_HOSTS"))
         self._redis_url = config.get("REDIS_URL") or None
         self._max_sessions = max_sessions
         self._sessions: OrderedDict[tuple[str, str], requests.Session] = OrderedDict()
@@ -60,6 +63,13 @@ class Clients:
         reports_url = (ctx.reports_url or installation.reports_url or "").rstrip("/") or None
         return self._client(installation.workspace_id, api_url, reports_url, ctx.token, interactive)
 
+    def probe(self, workspace_id: str, api_url: str, token: str) -> ClockifyClient:
+        """A one-off client for a token Closeout does not hold yet (INSTALLED's), failing fast."""
+        client = self._client(workspace_id, api_url, None, token, interactive=True)
+        client.timeout = (2.0, 3.0)
+        client.max_retries = 0
+        return client
+
     def forget(self, workspace_id: str) -> None:
         """Close and drop the workspace's sessions (DELETED, a reinstall)."""
         with self._lock:
@@ -82,6 +92,9 @@ class Clients:
     def _client(
         self, workspace_id: str, api_url: str, reports_url: str | None, token: str, interactive: bool
     ) -> ClockifyClient:
+        require_allowed(api_url, self.api_hosts, "the API URL")
+        if reports_url:
+            require_allowed(reports_url, self.api_hosts, "the reports URL")
         return ClockifyClient(
             api_url,
             reports_url,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from addon.extensions import db
+from addon.jobs import jobs_for
 from addon.manifest import component_paths, webhook_paths
+from addon.platform.models import InboxEvent
 from tests.approvals.test_tab_http import held, poll, worker
 
 __all__ = ["held", "poll", "worker"]
@@ -49,3 +54,21 @@ def forge(client: Any, sandbox: Any, installed: Any) -> Callable[..., Any]:
         return client.post(webhook_paths()[event], json=payload, headers=headers)
 
     return send
+
+
+def settled(app: Any, sandbox: Any, timeout: float = 20.0) -> None:
+    """Wait until the sandbox has delivered, the inbox is processed and the worker's queue is empty."""
+    sandbox.drain()
+
+    def idle() -> bool:
+        with app.app_context():
+            busy = db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(InboxEvent)
+                .where(InboxEvent.status.in_(("pending", "processing")))
+            )
+            db.session.remove()
+        return not busy and len(jobs_for(app).huey) == 0
+
+    poll(idle, timeout)
+    time.sleep(0.5)  # a task taken off the queue may still be running

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from addon.platform.clients import clients_for
 from addon.platform.models import AuditEntry
 from addon.tokens import verifier_for
 
-from .conftest import held, poll
+from .conftest import held, poll, settled
 
 pytestmark = pytest.mark.sandbox
 
@@ -71,8 +70,7 @@ def test_h1_a_forged_owner_does_not_let_a_team_manager_approve_their_own_timeshe
     # The forged delivery says a member of the manager's team owns the manager's own request.
     forged = forged_status(own, ws, owner={"userId": member_id})
     assert forge("APPROVAL_REQUEST_STATUS_UPDATED", forged).status_code == 202
-    sandbox.drain()
-    time.sleep(1.0)  # let the worker process the delivery and the read it queued
+    settled(app, sandbox)  # the delivery, and the read of the request it queued
     with app.app_context():
         assert mirror_row(own["id"]).user_id == manager_id  # the mirror follows Clockify, not the delivery
         # Even a mirror already wrong (written before this fix) does not decide: the job reads Clockify.
@@ -157,7 +155,7 @@ def test_m1_a_delivery_stamped_in_the_future_does_not_mark_a_pending_request_app
     owner("GET", "/queue?refresh=1")
     forged = forged_status(own, ws, status={"state": "APPROVED", "updatedAt": "2099-01-01T00:00:00Z"})
     assert forge("APPROVAL_REQUEST_STATUS_UPDATED", forged).status_code == 202
-    time.sleep(1.0)
+    settled(app, sandbox)
     with app.app_context():
         assert mirror_row(own["id"]).state == "PENDING"
         # A row written before the fix, stamped in 2099: a reload corrects it.
