@@ -27,7 +27,7 @@ from .extensions import db, once_per_app
 from .platform import inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
-from .platform.installations import active_installations
+from .platform.installations import active_installations, prune_used_tokens
 from .platform.models import Installation
 from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
 from .tokens import verifier_for
@@ -132,6 +132,7 @@ def _build(app: Flask) -> Jobs:
     def sweep() -> None:
         sweep_inbox(jobs)
         run_sweepers(jobs)
+        prune_kept_rows(jobs)
 
     jobs = Jobs(
         app=app,
@@ -262,6 +263,22 @@ def sweep_inbox(jobs: Jobs) -> list[int]:
     if ids:
         log.info("sweep re-enqueued %d inbox events", len(ids))
     return ids
+
+
+def prune_kept_rows(jobs: Jobs) -> None:
+    """Processed inbox rows past INBOX_RETENTION_DAYS, and used lifecycle tokens that have expired."""
+    with jobs.app.app_context():
+        try:
+            pruned = inbox.prune(float(jobs.app.config.get("INBOX_RETENTION_DAYS", 14)))
+            pruned += prune_used_tokens()
+            db.session.commit()
+            if pruned:
+                log.info("sweep pruned %d processed inbox rows and expired lifecycle tokens", pruned)
+        except Exception as exc:
+            db.session.rollback()
+            log.warning("pruning failed (%s)", type(exc).__name__)
+        finally:
+            db.session.remove()
 
 
 def run_sweepers(jobs: Jobs) -> None:

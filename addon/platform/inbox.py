@@ -263,3 +263,17 @@ def counts(workspace_id: str) -> dict[str, int]:
     ).all()
     found = {status: int(n) for status, n in rows}
     return {status: found.get(status, 0) for status in STATUSES}
+
+
+def prune(retention_days: float, now: datetime | None = None, limit: int = 5000) -> int:
+    """Delete processed events (done, skipped) older than the retention; dead letters stay for admins."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    ids = db.session.scalars(
+        sa.select(InboxEvent.id)
+        .where(InboxEvent.status.in_((DONE, SKIPPED)), InboxEvent.processed_at < cutoff)
+        .limit(limit)
+    ).all()
+    if not ids:
+        return 0
+    db.session.execute(sa.delete(InboxEvent).where(InboxEvent.id.in_(ids)).execution_options(synchronize_session=False))
+    return len(ids)
