@@ -169,7 +169,7 @@ def test_l3_deeply_nested_json_on_a_webhook_is_a_400(client, install):
     tokens = install()["webhook_tokens"]
     response = client.post(
         "/webhooks/new-approval-request",
-        data=_nested(100_000),
+        data=_nested(10_000),  # small enough to pass the size cap: the depth is what is refused
         headers={
             "Clockify-Signature": tokens["NEW_APPROVAL_REQUEST"],
             "Clockify-Webhook-Event-Type": "NEW_APPROVAL_REQUEST",
@@ -291,3 +291,22 @@ def test_m2_a_reinstall_after_clockify_dropped_the_installation_is_confirmed_and
     again = sandbox.control("POST", "/install", {"workspaceId": ws})
     assert again.status_code == 201, again.text
     assert _installation(app, ws).addon_id == again.json()["addonId"] != installed.installation.addon_id
+
+
+def test_m4_a_settings_save_after_deleted_writes_nothing_and_says_so(app, client, install, make_token):
+    from addon.exceptions import DomainError
+    from addon.settings import store
+    from addon.settings.models import SettingChange, WorkspaceSetting
+    from addon.settings.store import Actor
+
+    install()
+    # The save's request was verified while Closeout was installed; DELETED lands before it writes.
+    body = {"addonId": ADDON_ID, "workspaceId": WORKSPACE_ID}
+    assert _post(client, "/lifecycle/deleted", body, make_token("lifecycle")).status_code == 200
+    with app.app_context():
+        with pytest.raises(DomainError) as refused:
+            store.save(WORKSPACE_ID, {"approvals.tolerance_percent": 7}, Actor("user-1", "Ada"))
+        assert refused.value.status == 409
+        db.session.rollback()
+        for model in (WorkspaceSetting, SettingChange):
+            assert not db.session.scalars(sa.select(model).filter_by(workspace_id=WORKSPACE_ID)).all()
