@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, make_response, request
 
-from ..clockify.errors import ClockifyError, ForbiddenError, UnauthorizedError
+from ..clockify.errors import BudgetExceededError, ClockifyError, ForbiddenError, UnauthorizedError
 from ..errors import error_response
 from ..exceptions import ApprovalError
 from ..extensions import db
@@ -118,6 +118,8 @@ def _queue_context(view: View, filters: queues.QueueFilters) -> dict[str, Any]:
 
 
 def _clockify_message(exc: ClockifyError, fallback: str) -> str:
+    if isinstance(exc, BudgetExceededError):
+        return f"Clockify is slow; showing what Closeout stored at {_last_read()}."
     if isinstance(exc, ForbiddenError) and "/approval-requests" in (exc.path or ""):
         return PLAN_MESSAGE
     if isinstance(exc, ForbiddenError) and exc.feature is not None:
@@ -172,6 +174,16 @@ def _sync(view: View) -> str | None:
     mirror.store_requests(view.installation.workspace_id, fetched)
     db.session.commit()
     return None
+
+
+def _last_read() -> str:
+    """When the mirror was last written from Clockify, in the viewer's format (HH:MM)."""
+    moment = queues.last_synced(g.installation.workspace_id)
+    if moment is None:
+        return "its last read"
+    prefs = g.get("preferences")
+    zone = zone_or_utc(getattr(prefs, "time_zone", None) or "UTC")
+    return moment.astimezone(zone).strftime("%H:%M")
 
 
 def _period_choices(current: Period) -> list[Period]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -167,3 +168,20 @@ def test_m1_a_delivery_stamped_in_the_future_does_not_mark_a_pending_request_app
         row = mirror_row(own["id"])
         assert row.state == "PENDING"
         assert row.status_updated_at < datetime.now(UTC) + timedelta(minutes=5)
+
+
+def test_m5_with_clockify_slow_the_tab_answers_within_its_budget_from_what_is_stored(app, as_user, sandbox, installed):
+    owner = as_user("OWNER")
+    assert owner("GET", "/queue?refresh=1").status_code == 200  # the mirror holds the period
+    app.config["CLOCKIFY_PAGE_BUDGET_SECONDS"] = 2.0
+    sandbox.control("POST", "/faults", {"pattern": "/api/v1/*", "latencyMs": 12_000})
+    sandbox.control("POST", "/faults", {"pattern": "/reports/*", "latencyMs": 12_000})
+    started = time.monotonic()
+    response = owner("GET", "/queue?refresh=1")
+    elapsed = time.monotonic() - started
+    sandbox.control("DELETE", "/faults")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert elapsed < 6, elapsed
+    assert "Clockify is slow" in html
+    assert 'data-approval-id="' in html  # rendered from the mirror
