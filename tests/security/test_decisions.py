@@ -71,7 +71,7 @@ def test_h1_a_forged_owner_does_not_let_a_team_manager_approve_their_own_timeshe
     # The forged delivery says a member of the manager's team owns the manager's own request.
     forged = forged_status(own, ws, owner={"userId": member_id})
     assert forge("APPROVAL_REQUEST_STATUS_UPDATED", forged).status_code == 202
-    settled(app, sandbox)  # the delivery, and the read of the request it queued
+    settled(app, sandbox, timeout=60)  # the delivery, and the read of the request it queued
     with app.app_context():
         assert mirror_row(own["id"]).user_id == manager_id  # the mirror follows Clockify, not the delivery
         # Even a mirror already wrong (written before this fix) does not decide: the job reads Clockify.
@@ -80,7 +80,7 @@ def test_h1_a_forged_owner_does_not_let_a_team_manager_approve_their_own_timeshe
     started = manager("POST", "/decisions", data={"action": "approve", "ids": own["id"]})
     assert started.status_code == 200, started.get_data(as_text=True)
     done = f"/decisions/{job_id(started)}"
-    poll(lambda: 'data-job-status="done"' in manager("GET", done).get_data(as_text=True))
+    poll(lambda: 'data-job-status="done"' in manager("GET", done).get_data(as_text=True), timeout=60)
     assert held(sandbox, ws)[own["id"]]["state"] == "PENDING"
     with app.app_context():
         assert mirror_row(own["id"]).user_id == manager_id
