@@ -21,6 +21,7 @@ from huey.consumer import Consumer
 
 from . import handlers
 from .approvals.decisions import DECISION_TASK, run_decision_job
+from .approvals.handlers import SYNC_TASK, sync_request
 from .billing.handlers import OVERDUE_TASK, mark_overdue_invoices
 from .billing.invoicing import INVOICE_TASK, RetryLater, run_invoice_job
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
@@ -29,7 +30,7 @@ from .metrics import observe_tasks
 from .platform import inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
-from .platform.installations import active_installations
+from .platform.installations import active_installations, prune_used_tokens
 from .platform.models import Installation
 from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
 from .scheduling.publish import JOB_TASK as SCHEDULE_TASK
@@ -61,6 +62,7 @@ class Jobs:
     reconcile_installation: TaskWrapper
     register_webhooks: TaskWrapper
     run_decision_job: TaskWrapper
+    sync_approval_request: TaskWrapper
     refresh_dashboard: TaskWrapper
     run_invoice_job: TaskWrapper
     mark_overdue_invoices: TaskWrapper
@@ -113,6 +115,13 @@ def _build(app: Flask) -> Jobs:
         pace = float(app.config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
         _in_transaction(app, lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace))
 
+    @huey.task(name=SYNC_TASK, retries=3, retry_delay=30)
+    def approval_sync(workspace_id: str, request_id: str, period_start: str, event_type: str) -> None:
+        clients = clients_for(app)
+        _in_transaction(
+            app, lambda: sync_request(workspace_id, request_id, period_start, event_type, clients.for_installation)
+        )
+
     @huey.task(name=REFRESH_TASK, retries=3, retry_delay=30)
     def dashboard_refresh(workspace_id: str) -> None:
         clients = clients_for(app)
@@ -153,6 +162,7 @@ def _build(app: Flask) -> Jobs:
     def sweep() -> None:
         sweep_inbox(jobs)
         run_sweepers(jobs)
+        prune_kept_rows(jobs)
 
     jobs = Jobs(
         app=app,
@@ -162,6 +172,7 @@ def _build(app: Flask) -> Jobs:
         reconcile_installation=reconcile_installation,
         register_webhooks=register_webhooks,
         run_decision_job=decision_job,
+        sync_approval_request=approval_sync,
         refresh_dashboard=dashboard_refresh,
         run_invoice_job=invoice_job,
         mark_overdue_invoices=overdue_invoices,
@@ -177,6 +188,7 @@ def _build(app: Flask) -> Jobs:
             "reconcile_installation": reconcile_installation,
             "register_webhooks": register_webhooks,
             DECISION_TASK: decision_job,
+            SYNC_TASK: approval_sync,
             REFRESH_TASK: dashboard_refresh,
             INVOICE_TASK: invoice_job,
             OVERDUE_TASK: overdue_invoices,
@@ -330,6 +342,22 @@ def sweep_inbox(jobs: Jobs) -> list[int]:
     if ids:
         log.info("sweep re-enqueued %d inbox events", len(ids))
     return ids
+
+
+def prune_kept_rows(jobs: Jobs) -> None:
+    """Processed inbox rows past INBOX_RETENTION_DAYS, and used lifecycle tokens that have expired."""
+    with jobs.app.app_context():
+        try:
+            pruned = inbox.prune(float(jobs.app.config.get("INBOX_RETENTION_DAYS", 14)))
+            pruned += prune_used_tokens()
+            db.session.commit()
+            if pruned:
+                log.info("sweep pruned %d processed inbox rows and expired lifecycle tokens", pruned)
+        except Exception as exc:
+            db.session.rollback()
+            log.warning("pruning failed (%s)", type(exc).__name__)
+        finally:
+            db.session.remove()
 
 
 def run_sweepers(jobs: Jobs) -> None:

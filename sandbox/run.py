@@ -105,6 +105,10 @@ def main() -> int:
         "CLOCKIFY_PUBLIC_KEY": str(public_key),
         # The sandbox's shell frames Closeout's components.
         "FRAME_ANCESTORS": f"http://localhost:{sandbox_port} http://127.0.0.1:{sandbox_port}",
+        # Closeout sends tokens only to allow-listed hosts: Clockify's, and in development the sandbox.
+        "CLOCKIFY_API_HOSTS": ",".join(
+            [os.environ.get("CLOCKIFY_API_HOSTS") or "clockify.me,*.clockify.me", *_sandbox_origins(sandbox_port)]
+        ),
         "FLASK_DEBUG": os.environ.get("FLASK_DEBUG", "1"),
         "PYTHONUNBUFFERED": "1",
     }
@@ -167,3 +171,7 @@ def _banner(addon_url: str, sandbox_url: str, workspace: str, children: list[Chi
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _sandbox_origins(port: int) -> list[str]:
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]

@@ -112,8 +112,9 @@ class Signer:
         return self.mint(claims, ttl_seconds)
 
     def lifecycle_token(self, workspace_id: str, addon_id: str) -> str:
-        """The X-Addon-Lifecycle-Token signing one lifecycle call."""
-        return self.mint({"workspaceId": workspace_id, "addonId": addon_id}, LIFECYCLE_TOKEN_TTL)
+        """The X-Addon-Lifecycle-Token signing one lifecycle call (each call's differs, even within a second)."""
+        claims = {"workspaceId": workspace_id, "addonId": addon_id, "jti": uuid.uuid4().hex}
+        return self.mint(claims, LIFECYCLE_TOKEN_TTL)
 
     def webhook_token(self, workspace_id: str, addon_id: str, webhook_id: str) -> str:
         """Fixed per webhook and never expiring; sent as Clockify-Signature on every delivery of it."""

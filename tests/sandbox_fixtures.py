@@ -99,8 +99,10 @@ def closeout_live(app: Flask, sandbox: SandboxHandle) -> Iterator[LiveServer]:
         ADDON_BASE_URL=server.url,
         CLOCKIFY_PUBLIC_KEY=sandbox.signer.public_pem,
         FRAME_ANCESTORS=sandbox.url,
+        CLOCKIFY_API_HOSTS=(*app.config["CLOCKIFY_API_HOSTS"], sandbox.url),
     )
     app.extensions.pop("closeout_verifier", None)
+    app.extensions.pop("closeout_clients", None)
     sandbox.state.config["ADDON_URL"] = server.url
     server.start()
     yield server

@@ -27,6 +27,13 @@ NOTE_MAX = 1000
 # How far back reconciliation re-reads requests: a monthly period plus late decisions on it.
 RECONCILE_DAYS = 45
 
+# Clockify's clock and ours may differ a little; a change time further ahead than this is not believed
+# (a forged delivery stamped in 2099 would otherwise outrank every real change).
+CLOCK_SKEW = timedelta(minutes=5)
+
+# Reading one request means walking the listing (the API has no read by id): never more than this many.
+FIND_LIMIT = 2000
+
 
 def parse_duration(value: Any) -> int:
     """Seconds in an ISO-8601 duration such as PT1H30M (what the approvals API returns); 0 when unusable."""
@@ -129,18 +136,20 @@ def record_request(
     status_changed = False
     if record is None:
         record = _new_record(workspace_id, data)
-    elif _status_moves(record, data, status):
-        _set_status_if_newer(record, data.updated_at, status)
+    elif _status_moves(record, status):
+        _set_status_if_newer(record, status["status_updated_at"], status)
         status_changed = True  # this change, or a newer one written meanwhile: either way the row moved
     _apply(record, data, details, status_changed)
     return record
 
 
 def _status_of(data: RequestData) -> dict[str, Any]:
+    """The status columns of a request; a change time in the future is not trusted (kept as unknown)."""
+    updated_at = trusted_time(data.updated_at)
     return {
         "state": data.state,
         "status_note": data.note,
-        "status_updated_at": data.updated_at,
+        "status_updated_at": updated_at,
         "status_updated_by": data.updated_by,
         "status_updated_by_name": data.updated_by_name,
     }
@@ -162,9 +171,9 @@ def _new_record(workspace_id: str, data: RequestData, *, add: bool = True) -> Ap
     return record
 
 
-def _status_moves(record: ApprovalRequestRecord, data: RequestData, status: dict[str, Any]) -> bool:
-    """True when `data` is a newer status than the row holds and differs from it."""
-    return _is_newer(data.updated_at, record.status_updated_at) and any(
+def _status_moves(record: ApprovalRequestRecord, status: dict[str, Any]) -> bool:
+    """True when `status` is newer than the row holds and differs from it."""
+    return _is_newer(status["status_updated_at"], record.status_updated_at) and any(
         getattr(record, name) != value for name, value in status.items()
     )
 
@@ -197,7 +206,12 @@ def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | N
     transaction changed before updating it), so an older change never lands after a newer one.
     """
     column = ApprovalRequestRecord.status_updated_at
-    still_newer = column.is_(None) if updated_at is None else sa.or_(column.is_(None), column <= updated_at)
+    untrusted = column > utcnow() + CLOCK_SKEW  # written before future times were refused: never outranks
+    still_newer = (
+        sa.or_(column.is_(None), untrusted)
+        if updated_at is None
+        else sa.or_(column.is_(None), untrusted, column <= updated_at)
+    )
     db.session.execute(
         sa.update(ApprovalRequestRecord)
         .where(ApprovalRequestRecord.id == record.id, still_newer)
@@ -208,8 +222,15 @@ def _set_status_if_newer(record: ApprovalRequestRecord, updated_at: datetime | N
     db.session.refresh(record, list(status))
 
 
+def trusted_time(value: datetime | None) -> datetime | None:
+    """A change time as Closeout orders by it: None when it lies in the future."""
+    if value is not None and value > utcnow() + CLOCK_SKEW:
+        return None
+    return value
+
+
 def _is_newer(incoming: datetime | None, stored: datetime | None) -> bool:
-    if stored is None:
+    if stored is None or trusted_time(stored) is None:
         return True
     if incoming is None:
         return False
@@ -259,7 +280,7 @@ def store_requests(workspace_id: str, fetched: list[tuple[RequestData, dict[str,
         )
         held.update((r.clockify_id, r) for r in db.session.scalars(query))
 
-    moved = [r for cid, r in held.items() if _status_moves(r, latest[cid][0], _status_of(latest[cid][0]))]
+    moved = [r for cid, r in held.items() if _status_moves(r, _status_of(latest[cid][0]))]
     _set_statuses_if_newer(moved, {r.id: latest[r.clockify_id][0] for r in moved})
     changed = {r.clockify_id for r in moved}
     new_rows: list[dict[str, Any]] = []
@@ -287,21 +308,23 @@ def _set_statuses_if_newer(records: list[ApprovalRequestRecord], incoming: dict[
         return
     table = ApprovalRequestRecord.__table__
     column = table.c.status_updated_at
-    names = list(_status_of(incoming[records[0].id]))
+    statuses = {r.id: _status_of(incoming[r.id]) for r in records}
+    names = list(statuses[records[0].id])
     values: dict[str, Any] = {name: sa.bindparam(f"new_{name}") for name in names}
-    dated = [r for r in records if incoming[r.id].updated_at is not None]
-    undated = [r for r in records if incoming[r.id].updated_at is None]
+    dated = [r for r in records if statuses[r.id]["status_updated_at"] is not None]
+    undated = [r for r in records if statuses[r.id]["status_updated_at"] is None]
+    untrusted = column > utcnow() + CLOCK_SKEW  # written before future times were refused: never outranks
     for group, still_newer in (
-        (dated, sa.or_(column.is_(None), column <= sa.bindparam("newer_than"))),
-        (undated, column.is_(None)),
+        (dated, sa.or_(column.is_(None), untrusted, column <= sa.bindparam("newer_than"))),
+        (undated, sa.or_(column.is_(None), untrusted)),
     ):
         if not group:
             continue
         params = []
         for record in group:
-            data = incoming[record.id]
-            status = _status_of(data)
-            params.append({"row_id": record.id, "newer_than": data.updated_at} | {f"new_{n}": status[n] for n in names})
+            status = statuses[record.id]
+            newer_than = status["status_updated_at"]
+            params.append({"row_id": record.id, "newer_than": newer_than} | {f"new_{n}": status[n] for n in names})
         statement = sa.update(table).where(table.c.id == sa.bindparam("row_id"), still_newer).values(**values)
         db.session.execute(statement, params)
     # The rows as the database now has them: these changes, or newer ones another worker applied first.
@@ -314,8 +337,15 @@ def _set_statuses_if_newer(records: list[ApprovalRequestRecord], incoming: dict[
 
 
 def find_request_details(client: Any, request_id: str, period_start: date) -> dict[str, Any] | None:
-    """The listing item (with entries and totals) of one request: the API has no read by id."""
-    for item in client.iter_approval_requests(sort_column="START", sort_order="DESCENDING", page_size=200):
+    """The listing item (with entries and totals) of one request: the API has no read by id.
+
+    `period_start` is where to stop looking (the listing is read newest period first); it may come from a
+    delivery, so the walk is bounded whatever it says.
+    """
+    listing = client.iter_approval_requests(sort_column="START", sort_order="DESCENDING", page_size=200)
+    for count, item in enumerate(listing):
+        if count >= FIND_LIMIT:
+            return None
         details = raw_of(item)
         data = parse_request(details.get("approvalRequest") or details)
         if data is None:
@@ -325,3 +355,18 @@ def find_request_details(client: Any, request_id: str, period_start: date) -> di
         if data.period_end < period_start:
             return None
     return None
+
+
+def read_requests_in_state(client: Any, state: str, request_ids: set[str]) -> dict[str, RequestData]:
+    """Which of these requests Clockify holds in `state` (listable states only), as Clockify has them."""
+    found: dict[str, RequestData] = {}
+    if not request_ids:
+        return found
+    for item in client.iter_approval_requests(state, page_size=200):
+        details = raw_of(item)
+        data = parse_request(details.get("approvalRequest") or details)
+        if data is not None and data.clockify_id in request_ids and data.state == state:
+            found[data.clockify_id] = data
+            if len(found) == len(request_ids):
+                break
+    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -232,13 +232,18 @@ def _sort_key(sort: str) -> Callable[[QueueRow], Any]:
     return keys.get(sort, keys["user"])
 
 
-def queue_version(workspace_id: str) -> str:
-    """Changes whenever a request in the mirror or a decision job changes: what an open tab polls."""
-    synced = db.session.scalar(
+def last_synced(workspace_id: str) -> datetime | None:
+    """When a request of the workspace was last written from Clockify."""
+    return db.session.scalar(
         sa.select(sa.func.max(ApprovalRequestRecord.synced_at)).where(
             ApprovalRequestRecord.workspace_id == workspace_id
         )
     )
+
+
+def queue_version(workspace_id: str) -> str:
+    """Changes whenever a request in the mirror or a decision job changes: what an open tab polls."""
+    synced = last_synced(workspace_id)
     count = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(ApprovalRequestRecord)

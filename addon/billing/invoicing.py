@@ -23,7 +23,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ..approvals.decisions import store_user_token
 from ..clockify.errors import (
     ClockifyError,
     RateLimitedError,
@@ -31,6 +30,7 @@ from ..clockify.errors import (
     TransportError,
     UnauthorizedError,
 )
+from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..exceptions import BillingError
 from ..extensions import db, utcnow
 from ..platform.clients import Clients
@@ -344,7 +344,7 @@ def confirm_invoice(
     _number_job(job, reserved, draft.note, draft.lines)
     for name in STEPS:
         db.session.add(InvoiceJobStep(workspace_id=workspace_id, job_id=job.id, name=name, status="pending"))
-    store_user_token(job, token)
+    _keep_token(job, token)
     _audit(job, "invoice.confirmed", {"entries": len(draft.entries), "total": job.total, "number": job.number})
     db.session.flush()
     return job
@@ -405,7 +405,7 @@ def hand_token(job: InvoiceJob, token: str | None) -> bool:
     waiting for one must be queued again (after the commit)."""
     if job.status not in UNFINISHED:
         return False
-    store_user_token(job, token)
+    _keep_token(job, token)
     if job.status == "waiting_token" and job.user_token_ciphertext:
         job.status = "queued"
         job.updated_at = utcnow()
@@ -420,7 +420,7 @@ def retry_job(job: InvoiceJob, token: str | None) -> InvoiceJob:
     job.status = "queued"
     job.error = None
     job.updated_at = utcnow()
-    store_user_token(job, token)
+    _keep_token(job, token)
     return job
 
 
@@ -706,3 +706,17 @@ def document(job: InvoiceJob, client: Any | None) -> Document:
         if raw.get("status") == "UNSENT":
             todo.append("Send this document to the client, then mark the invoice sent in Clockify.")
     return Document(job, group_lines(entries, job.grouping), len(entries), raw, todo)
+
+
+def _keep_token(job: InvoiceJob, token: str | None) -> None:
+    """Keep the confirmer's newest token on the job, encrypted; written only when it really changed (the tab
+    hands it over on every poll)."""
+    if not token:
+        return
+    if job.user_token_ciphertext:
+        try:
+            if same_secret(decrypt(job.user_token_ciphertext), token):
+                return
+        except DecryptionError:
+            pass
+    job.user_token_ciphertext = encrypt(token)

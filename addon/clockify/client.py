@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
@@ -22,6 +24,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from . import payloads as p
 from .errors import (
     BadRequestError,
+    BudgetExceededError,
     ClockifyError,
     ConflictError,
     HTTPError,
@@ -144,6 +147,25 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     return max(0.0, when.timestamp() - now())
 
 
+# When the current page must stop waiting for Clockify (time.monotonic()), set by time_budget; clients
+# made while it is set keep it, whichever thread then calls.
+_deadline: ContextVar[float | None] = ContextVar("closeout_clockify_deadline", default=None)
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Give every Clockify call of the clients made inside this block `seconds` in all, then fail fast.
+
+    A page wraps its handling in this: with Clockify slow, it answers from what is stored within the
+    budget instead of holding a server thread for minutes (M-5).
+    """
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 class ClockifyClient:
     """Typed access to the Clockify API for one workspace and one token.
 
@@ -194,6 +216,7 @@ class ClockifyClient:
         self._bucket = bucket or workspace_id
         self._observer = observer
         self._stats_lock = threading.Lock()
+        self.deadline = _deadline.get()
         self._own_session = session is None
         self._session = session or new_session(pool_size)
         # Sent with each request rather than set on the session: one session (and its open connections)
@@ -238,6 +261,7 @@ class ClockifyClient:
     def _exchange(self, method: str, base: str, path: str, params: Any, body: Any) -> _Answer:
         """One paced HTTP exchange; raises the mapped error for any failure."""
         url = self._base(base) + path
+        timeout = self._timeout_within_budget(method, path)
         waited = self.limiter.acquire(self._bucket)
         started = self._clock()
         self._count(sent=1, waited=waited)
@@ -251,7 +275,7 @@ class ClockifyClient:
                 params=params,
                 json=body,
                 headers=self._headers,
-                timeout=self.timeout,
+                timeout=timeout,
                 allow_redirects=False,
             )
             status = response.status_code
@@ -282,6 +306,24 @@ class ClockifyClient:
             self._observer(method, where, status, seconds, waited)
         except Exception:  # an observer never fails a call
             log.debug("call observer failed", exc_info=True)
+
+    def _timeout_within_budget(self, method: str, path: str) -> tuple[float, float]:
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0.05:
+            raise BudgetExceededError(
+                "Clockify is slow to answer", method=method, path=path, maybe_applied=False, timeout=True
+            )
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
+
+    def _wait(self, seconds: float, method: str, path: str) -> None:
+        """Sleep before a retry, unless that would outlast the page's budget."""
+        if self.deadline is not None and time.monotonic() + seconds >= self.deadline:
+            raise BudgetExceededError(
+                "Clockify is slow to answer", method=method, path=path, maybe_applied=False, timeout=True
+            )
+        self._sleep(seconds)
 
     def _call(
         self,
@@ -319,13 +361,13 @@ class ClockifyClient:
                         raise
                     # Clockify may still be working on the attempt we stopped waiting for: give it time
                     # to land before reading, or the read misses it and the re-send duplicates it.
-                    self._sleep(max(self.settle_seconds, self._backoff(attempt)))
+                    self._wait(max(self.settle_seconds, self._backoff(attempt)), method, path)
                     found = verify()
                     if found is not None:
                         log.info("%s %s had taken effect before failing; not re-sent", method, path)
                         return _Answer(200, found, requests.structures.CaseInsensitiveDict())
                 else:
-                    self._sleep(self._backoff(attempt))
+                    self._wait(self._backoff(attempt), method, path)
                 ambiguous = ambiguous or maybe_applied
                 log.info(
                     "%s %s failed (%s); retrying (attempt %d)", method, path, exc.status or "transport", attempt + 1

@@ -85,6 +85,10 @@ class TransportError(ClockifyError):
         self.timeout = timeout
 
 
+class BudgetExceededError(TransportError):
+    """The page's time for Clockify calls ran out (see client.time_budget): render from what is stored."""
+
+
 class HTTPError(ClockifyError):
     """Clockify answered with an error status."""
 

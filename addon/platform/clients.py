@@ -15,6 +15,7 @@ from ..clockify import DEFAULT_RATE, ClockifyClient, Limiter, limiter_for, new_s
 from ..crypto import DecryptionError, decrypt
 from ..exceptions import AuthError
 from ..extensions import once_per_app
+from ..hosts import parse_hosts, require_allowed
 from ..metrics import observe_clockify_call
 from ..tokens import TokenContext, TokenKind, Verifier
 from .models import Installation
@@ -36,6 +37,8 @@ class Clients:
 
     def __init__(self, config: Mapping[str, Any], *, max_sessions: int = 256) -> None:
         self._rate = float(config.get("CLOCKIFY_RATE_LIMIT") or DEFAULT_RATE)
+        # Every client is built here, so every token Closeout sends passes this allow-list (rule 3).
+        self.api_hosts = parse_hosts(config.get("CLOCKIFY_API_HOSTS"))
         self._redis_url = config.get("REDIS_URL") or None
         self._max_sessions = max_sessions
         self._sessions: OrderedDict[tuple[str, str], requests.Session] = OrderedDict()
@@ -88,6 +91,13 @@ class Clients:
         )
         return self.for_user(ctx, installation, interactive=False), expires
 
+    def probe(self, workspace_id: str, api_url: str, token: str) -> ClockifyClient:
+        """A one-off client for a token Closeout does not hold yet (INSTALLED's), failing fast."""
+        client = self._client(workspace_id, api_url, None, token, interactive=True)
+        client.timeout = (2.0, 3.0)
+        client.max_retries = 0
+        return client
+
     def forget(self, workspace_id: str) -> None:
         """Close and drop the workspace's sessions (DELETED, a reinstall)."""
         with self._lock:
@@ -110,6 +120,9 @@ class Clients:
     def _client(
         self, workspace_id: str, api_url: str, reports_url: str | None, token: str, interactive: bool
     ) -> ClockifyClient:
+        require_allowed(api_url, self.api_hosts, "the API URL")
+        if reports_url:
+            require_allowed(reports_url, self.api_hosts, "the reports URL")
         return ClockifyClient(
             api_url,
             reports_url,
