@@ -233,7 +233,7 @@ def main() -> int:
             "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret(instance / "secret_key"),
             "METRICS_TOKEN": metrics_token,
             "CLOCKIFY_PUBLIC_KEY": str(public_key),
-            "CLOCKIFY_API_HOSTS": "localhost 127.0.0.1",
+            "CLOCKIFY_API_HOSTS": f"http://localhost:{sandbox_port},http://127.0.0.1:{sandbox_port}",
             "FRAME_ANCESTORS": f"http://localhost:{sandbox_port} http://127.0.0.1:{sandbox_port}",
             "PROMETHEUS_MULTIPROC_DIR": str(instance / "metrics"),
         },

@@ -76,6 +76,11 @@ def _wait_healthy(url: str, child: Child) -> None:
     raise RuntimeError(f"{child.name} did not answer {url} within {STARTUP_TIMEOUT:.0f} s")
 
 
+def _sandbox_origins(port: int) -> list[str]:
+    """The sandbox's own origins, allow-listed as Clockify hosts in development (and nowhere else)."""
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     addon_port = int(os.environ.get("ADDON_PORT", "5000"))
@@ -171,7 +176,3 @@ def _banner(addon_url: str, sandbox_url: str, workspace: str, children: list[Chi
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _sandbox_origins(port: int) -> list[str]:
-    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]

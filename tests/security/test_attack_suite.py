@@ -30,7 +30,8 @@ from addon.manifest import declared_routes, lifecycle_paths, webhook_paths
 from tests.conftest import ADDON_ID, ADDON_KEY, OTHER_WORKSPACE_ID, WORKSPACE_ID
 
 # Routes anyone may call: the manifest, health and static files.
-PUBLIC = {"meta.manifest", "meta.healthz", "static"}
+# Public by design: the manifest, liveness and readiness (which name a failing part, never a secret), static files.
+PUBLIC = {"meta.manifest", "meta.healthz", "meta.readyz", "static"}
 REFUSALS = {400, 401, 403, 404, 405, 409, 413, 415, 422, 429}
 SEED = 1313
 
