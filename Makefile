@@ -5,7 +5,7 @@ ADDON_PORT ?= 5000
 SANDBOX_PORT ?= 5001
 export FLASK_DEBUG ?= 1
 
-.PHONY: setup run prod test test-sqlite test-postgresql check bench migrate browser clean
+.PHONY: setup run prod test test-sqlite test-postgresql coverage check bench migrate browser clean
 
 ## setup: virtualenv with Closeout and its dev tools, htmx from the npm registry
 setup: $(VENV)/.installed static/vendor/htmx.min.js
@@ -38,14 +38,18 @@ run: setup migrate
 prod: setup
 	ADDON_PORT=$(ADDON_PORT) SANDBOX_PORT=$(SANDBOX_PORT) $(PY) -m sandbox.prod
 
-## test: the whole suite on SQLite, then on PostgreSQL (127.0.0.1:5432)
-test: setup browser test-sqlite test-postgresql
+## test: the whole suite on SQLite, then on PostgreSQL (127.0.0.1:5432), then coverage of addon/ per package
+test: setup browser test-sqlite test-postgresql coverage
 
 test-sqlite:
-	CLOSEOUT_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+	CLOSEOUT_TEST_DB=sqlite $(PY) -m pytest --cov --cov-report= $(PYTEST_ARGS)
 
 test-postgresql:
-	CLOSEOUT_TEST_DB=postgresql $(PY) -m pytest $(PYTEST_ARGS)
+	CLOSEOUT_TEST_DB=postgresql $(PY) -m pytest --cov --cov-append --cov-report= $(PYTEST_ARGS)
+
+## coverage: line and branch coverage per package from the last test run; fails under the pyproject floor
+coverage:
+	$(PY) -m tests.coverage_report
 
 ## check: lint, format, types, and no pending migration
 check: setup
@@ -62,4 +66,4 @@ bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -118,7 +118,8 @@ def register(app: Flask) -> None:
         """Delete everything Closeout stores for a workspace, as DELETED does (installation included)."""
         if not yes:
             raise click.UsageError(f"this deletes every row of {workspace_id}; pass --yes to confirm")
-        removed = installations.uninstall(workspace_id)
+        installation = installations.find(workspace_id)
+        removed = installations.uninstall(workspace_id, installation.addon_id if installation else None)
         db.session.commit()
         click.echo(f"purged {workspace_id}: {removed} rows removed")
 

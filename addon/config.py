@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-# The names in DESIGN.md "Configuration"; each is read from the environment and may be overridden
+from .hosts import parse_hosts
+
+# The names in README.md#configuration; each is read from the environment and may be overridden
 # by the same key passed to create_app().
 ENV_KEYS = (
     "ADDON_BASE_URL",
@@ -30,6 +32,11 @@ ENV_KEYS = (
     "CLOCKIFY_APP_URL",
     "DASHBOARD_DEBOUNCE_SECONDS",
     "DASHBOARD_MAX_AGE_MINUTES",
+    "CLOCKIFY_API_HOSTS",
+    "CLOCKIFY_PAGE_BUDGET_SECONDS",
+    "INBOX_RETENTION_DAYS",
+    "WEBHOOK_MAX_BYTES",
+    "WEBHOOK_RATE_PER_SECOND",
 )
 
 DEFAULT_FRAME_ANCESTORS = "https://*.clockify.me https://clockify.me"
@@ -76,6 +83,18 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
         # "json" (one object a line, redacted) or "text"; production defaults to json.
         "LOG_FORMAT": "json" if production else "text",
         "LOG_LEVEL": "INFO",
+        # Hosts Closeout sends tokens to (see hosts.py); the sandbox adds its own origin in development.
+        "CLOCKIFY_API_HOSTS": None,
+        # How long a lifecycle token without exp counts as fresh (from its iat); each is accepted once.
+        "LIFECYCLE_TOKEN_MAX_AGE_SECONDS": 900,
+        # What one page or fragment may spend waiting for Clockify before it renders what is stored.
+        "CLOCKIFY_PAGE_BUDGET_SECONDS": 4.0,
+        # The largest webhook body stored (no Clockify event comes near it) and deliveries per second
+        # one webhook token may make (bursts of five seconds' worth pass).
+        "WEBHOOK_MAX_BYTES": 64 * 1024,
+        "WEBHOOK_RATE_PER_SECOND": 50.0,
+        # Processed inbox rows (done, skipped) are deleted by the sweep after this many days.
+        "INBOX_RETENTION_DAYS": 14,
     }
     config.update(merged)
 
@@ -94,6 +113,12 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
     config["CLOCKIFY_RATE_LIMIT"] = float(config["CLOCKIFY_RATE_LIMIT"])
     config["DASHBOARD_DEBOUNCE_SECONDS"] = float(config["DASHBOARD_DEBOUNCE_SECONDS"])
     config["DASHBOARD_MAX_AGE_MINUTES"] = float(config["DASHBOARD_MAX_AGE_MINUTES"])
+    config["CLOCKIFY_API_HOSTS"] = parse_hosts(config["CLOCKIFY_API_HOSTS"])
+    config["LIFECYCLE_TOKEN_MAX_AGE_SECONDS"] = float(config["LIFECYCLE_TOKEN_MAX_AGE_SECONDS"])
+    config["CLOCKIFY_PAGE_BUDGET_SECONDS"] = float(config["CLOCKIFY_PAGE_BUDGET_SECONDS"])
+    config["WEBHOOK_MAX_BYTES"] = int(config["WEBHOOK_MAX_BYTES"])
+    config["WEBHOOK_RATE_PER_SECOND"] = float(config["WEBHOOK_RATE_PER_SECOND"])
+    config["INBOX_RETENTION_DAYS"] = float(config["INBOX_RETENTION_DAYS"])
     config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(str(config["DATABASE_URL"]))
     if _in_memory(config["SQLALCHEMY_DATABASE_URI"]):
         # Each connection to an in-memory SQLite database sees a database of its own: webhook intake,

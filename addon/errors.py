@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from .clockify.errors import BudgetExceededError, ClockifyError
 from .exceptions import AuthError, BadRequestError, DomainError, PayloadError
 from .extensions import db
 from .htmx import is_htmx
@@ -69,6 +70,15 @@ def register(app: Flask) -> None:
     def domain_error(exc: DomainError) -> Response:
         db.session.rollback()
         return error_response(exc.status, exc.message)
+
+    @app.errorhandler(ClockifyError)
+    def clockify_error(exc: ClockifyError) -> Response:
+        # A capability that did not handle Clockify's failure itself: a clear 502 (or 403), never a 500.
+        db.session.rollback()
+        log.info("Clockify failed on %s %s (%s)", request.method, request.path, type(exc).__name__)
+        if isinstance(exc, BudgetExceededError):
+            return error_response(503, "Clockify is slow to answer; try again in a moment.")
+        return error_response(403 if exc.status == 403 else 502, "Clockify could not complete this request.")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

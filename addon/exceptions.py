@@ -35,3 +35,7 @@ class DomainError(Exception):
 
 class ApprovalError(DomainError):
     """A decision or query on approval requests that cannot be made as asked."""
+
+
+class BillingError(DomainError):
+    """A billing action (an invoice, a payment, a range) that cannot be done as asked."""

@@ -14,9 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .approvals import handlers as approvals
+from .billing import handlers as billing
 from .dashboard import handlers as dashboard
 from .dashboard.figures import RELEVANT_EVENTS as DASHBOARD_EVENTS
 from .platform.events import Handler, Reconciler, Sweeper
+from .scheduling import handlers as scheduling
+from .scheduling.handlers import RELEVANT_EVENTS as SCHEDULE_EVENTS
 
 APPROVAL_EVENTS = ("NEW_APPROVAL_REQUEST", "APPROVAL_REQUEST_STATUS_UPDATED")
 
@@ -25,8 +28,12 @@ def _table() -> dict[str, tuple[Handler, ...]]:
     table: dict[str, list[Handler]] = {}
     for event_type in APPROVAL_EVENTS:
         table.setdefault(event_type, []).append(approvals.on_approval_request)
+    for event_type in billing.INVOICE_EVENTS:
+        table.setdefault(event_type, []).append(billing.on_invoice_event)
     for event_type in DASHBOARD_EVENTS:
         table.setdefault(event_type, []).append(dashboard.on_relevant_event)
+    for event_type in SCHEDULE_EVENTS:
+        table.setdefault(event_type, []).append(scheduling.on_schedule_event)
     return {event_type: tuple(fns) for event_type, fns in table.items()}
 
 
@@ -35,11 +42,17 @@ HANDLERS: dict[str, tuple[Handler, ...]] = _table()
 # Run in order for every active installation on the reconcile schedule, each in its own transaction.
 RECONCILERS: tuple[tuple[str, Reconciler], ...] = (
     ("approvals", approvals.reconcile_approvals),
+    ("billing", billing.reconcile_billing),
     ("dashboard", dashboard.reconcile_dashboard),
+    ("scheduling", scheduling.reconcile_schedule),
 )
 
 # Run every minute by the worker: cheap database checks for background work whose queue message was lost.
-SWEEPERS: tuple[tuple[str, Sweeper], ...] = (("approvals.resume_stalled_jobs", approvals.resume_stalled_jobs),)
+SWEEPERS: tuple[tuple[str, Sweeper], ...] = (
+    ("approvals.resume_stalled_jobs", approvals.resume_stalled_jobs),
+    ("billing.resume_stalled_jobs", billing.resume_stalled_jobs),
+    ("scheduling.resume_stalled_jobs", scheduling.resume_stalled_jobs),
+)
 
 
 # --- Extra handlers: tests and benchmarks plug in their own, never the product ---

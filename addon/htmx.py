@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, has_app_context, make_response, render_template, request
+from flask import Flask, Response, current_app, g, has_app_context, make_response, render_template, request
 
 from .formatting import (
     DEFAULT_PREFERENCES,
@@ -18,6 +19,7 @@ from .formatting import (
     format_percent,
     format_time,
 )
+from .tokens import TokenContext
 
 
 def is_htmx() -> bool:
@@ -61,3 +63,21 @@ def register(app: Flask) -> None:
     env.filters["fmt_number"] = lambda v, digits=2: format_number(v, current_preferences(), digits)
     env.filters["fmt_money"] = lambda v, currency=None: format_money(v, currency, current_preferences())
     env.filters["fmt_percent"] = lambda v, digits=0: format_percent(v, current_preferences(), digits)
+
+
+def host_base(auth: TokenContext) -> str:
+    """Where Clockify's own pages live, for links that leave the iframe (target=_top).
+
+    CLOCKIFY_APP_URL wins; otherwise it follows the token's API host: https://api.clockify.me/api gives
+    https://app.clockify.me, and the sandbox's http://host:port/api gives http://host:port.
+    """
+    configured = current_app.config.get("CLOCKIFY_APP_URL")
+    if configured:
+        return str(configured).rstrip("/")
+    backend = urlsplit(auth.backend_url or g.installation.api_url or "")
+    host = backend.netloc
+    if host.startswith("api."):
+        host = "app." + host[len("api.") :]
+    if not backend.scheme or not host:
+        return "https://app.clockify.me"
+    return f"{backend.scheme}://{host}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -21,20 +21,27 @@ from huey.consumer import Consumer
 
 from . import handlers, logs
 from .approvals.decisions import DECISION_TASK, run_decision_job
+from .approvals.handlers import SYNC_TASK, sync_request
+from .billing.handlers import OVERDUE_TASK, mark_overdue_invoices
+from .billing.invoicing import INVOICE_TASK, RetryLater, run_invoice_job
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
 from .metrics import observe_tasks
 from .platform import inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
-from .platform.installations import active_installations
+from .platform.installations import active_installations, prune_used_tokens
 from .platform.models import Installation
 from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
+from .scheduling.publish import JOB_TASK as SCHEDULE_TASK
+from .scheduling.publish import run_schedule_job
 from .tokens import verifier_for
 
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_MINUTES = 1
+# The daily overdue run, in UTC (huey checks periodic tasks once a minute).
+OVERDUE_AT = (6, 0)
 
 # Messages queued before tasks had names carried a Python path for the generic `call` task. Each still
 # runs once, as the named task it became; anything else under `call` is logged and dropped.
@@ -55,7 +62,11 @@ class Jobs:
     reconcile_installation: TaskWrapper
     register_webhooks: TaskWrapper
     run_decision_job: TaskWrapper
+    sync_approval_request: TaskWrapper
     refresh_dashboard: TaskWrapper
+    run_invoice_job: TaskWrapper
+    mark_overdue_invoices: TaskWrapper
+    run_schedule_job: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
     sweep: TaskWrapper
@@ -104,10 +115,36 @@ def _build(app: Flask) -> Jobs:
         pace = float(app.config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
         _in_transaction(app, lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace))
 
+    @huey.task(name=SYNC_TASK, retries=3, retry_delay=30)
+    def approval_sync(workspace_id: str, request_id: str, period_start: str, event_type: str) -> None:
+        clients = clients_for(app)
+        _in_transaction(
+            app, lambda: sync_request(workspace_id, request_id, period_start, event_type, clients.for_installation)
+        )
+
     @huey.task(name=REFRESH_TASK, retries=3, retry_delay=30)
     def dashboard_refresh(workspace_id: str) -> None:
         clients = clients_for(app)
         _in_transaction(app, lambda: refresh_dashboard(workspace_id, clients.for_installation))
+
+    # A Clockify failure worth retrying is retried here; the minute sweep re-queues a job these exhaust.
+    @huey.task(name=INVOICE_TASK, retries=5, retry_delay=float(app.config.get("INVOICE_RETRY_SECONDS", 20)))
+    def invoice_job(job_id: int) -> str:
+        return _run_invoice_job(app, job_id)
+
+    @huey.task(name=OVERDUE_TASK, retries=2, retry_delay=300)
+    def overdue_invoices(workspace_id: str) -> int:
+        return _mark_overdue(app, workspace_id)
+
+    @huey.periodic_task(lambda dt: (dt.hour, dt.minute) == OVERDUE_AT, name="mark_overdue_all")
+    def overdue_all() -> None:
+        for workspace_id in _active_workspace_ids(app):
+            overdue_invoices(workspace_id)
+
+    @huey.task(name=SCHEDULE_TASK, retries=3, retry_delay=30)
+    def schedule_job(job_id: int) -> None:
+        pace = float(app.config.get("SCHEDULE_JOB_PACE_SECONDS", 0) or 0)
+        _in_transaction(app, lambda: run_schedule_job(job_id, clients_for(app), verifier_for(app), pace=pace))
 
     @huey.task(name="call")
     def call(target: str, *args: Any) -> None:
@@ -125,6 +162,7 @@ def _build(app: Flask) -> Jobs:
     def sweep() -> None:
         sweep_inbox(jobs)
         run_sweepers(jobs)
+        prune_kept_rows(jobs)
 
     jobs = Jobs(
         app=app,
@@ -134,7 +172,11 @@ def _build(app: Flask) -> Jobs:
         reconcile_installation=reconcile_installation,
         register_webhooks=register_webhooks,
         run_decision_job=decision_job,
+        sync_approval_request=approval_sync,
         refresh_dashboard=dashboard_refresh,
+        run_invoice_job=invoice_job,
+        mark_overdue_invoices=overdue_invoices,
+        run_schedule_job=schedule_job,
         call=call,
         reconcile_all=reconcile_all,
         sweep=sweep,
@@ -146,7 +188,11 @@ def _build(app: Flask) -> Jobs:
             "reconcile_installation": reconcile_installation,
             "register_webhooks": register_webhooks,
             DECISION_TASK: decision_job,
+            SYNC_TASK: approval_sync,
             REFRESH_TASK: dashboard_refresh,
+            INVOICE_TASK: invoice_job,
+            OVERDUE_TASK: overdue_invoices,
+            SCHEDULE_TASK: schedule_job,
         }
     )
     return jobs
@@ -164,6 +210,49 @@ def _in_transaction(app: Flask, body: Callable[[], Any]) -> Any:
         except Exception:
             db.session.rollback()
             raise  # huey retries the task
+        finally:
+            db.session.remove()
+
+
+def _run_invoice_job(app: Flask, job_id: int) -> str:
+    with app.app_context():
+        try:
+            return run_invoice_job(job_id, clients_for(app), verifier_for(app))
+        except RetryLater:
+            raise  # recorded on the job already; huey retries the task
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
+def _mark_overdue(app: Flask, workspace_id: str, *, force: bool = False) -> int:
+    """One workspace's overdue run with the installation's token (automation, not a person's action)."""
+    with app.app_context():
+        try:
+            installation = _active_installation(workspace_id)
+            if installation is None:
+                return 0
+            client = clients_for(app).for_installation(installation)
+            try:
+                today = datetime.now(UTC).date()
+                changed = mark_overdue_invoices(installation, client, today, force=force)
+                db.session.commit()
+                return changed
+            except Exception:
+                db.session.rollback()
+                raise
+            finally:
+                client.close()
+        finally:
+            db.session.remove()
+
+
+def _active_workspace_ids(app: Flask) -> list[str]:
+    with app.app_context():
+        try:
+            return [i.workspace_id for i in active_installations()]
         finally:
             db.session.remove()
 
@@ -257,6 +346,22 @@ def sweep_inbox(jobs: Jobs) -> list[int]:
     if ids:
         log.info("sweep re-enqueued %d inbox events", len(ids))
     return ids
+
+
+def prune_kept_rows(jobs: Jobs) -> None:
+    """Processed inbox rows past INBOX_RETENTION_DAYS, and used lifecycle tokens that have expired."""
+    with jobs.app.app_context():
+        try:
+            pruned = inbox.prune(float(jobs.app.config.get("INBOX_RETENTION_DAYS", 14)))
+            pruned += prune_used_tokens()
+            db.session.commit()
+            if pruned:
+                log.info("sweep pruned %d processed inbox rows and expired lifecycle tokens", pruned)
+        except Exception as exc:
+            db.session.rollback()
+            log.warning("pruning failed (%s)", type(exc).__name__)
+        finally:
+            db.session.remove()
 
 
 def run_sweepers(jobs: Jobs) -> None:
@@ -365,6 +470,18 @@ def start_consumer(app: Flask, workers: int = 1, periodic: bool = False, max_del
 def init_app(app: Flask) -> None:
     """Make the named tasks known to the app's queue, and register `flask --app addon worker`."""
     app.extensions[TASK_REGISTRAR] = lambda: jobs_for(app)
+
+    @app.cli.group("billing")
+    def billing() -> None:
+        """Billing: invoices of approved time, receivables, overdue automation."""
+
+    @billing.command("overdue")
+    @click.option("--workspace", "workspace_ids", multiple=True, help="Only this workspace (repeatable).")
+    def overdue_command(workspace_ids: tuple[str, ...]) -> None:
+        """Mark sent and partly paid invoices past their due date OVERDUE now (every active workspace)."""
+        for workspace_id in workspace_ids or tuple(_active_workspace_ids(app)):
+            changed = _mark_overdue(app, workspace_id, force=bool(workspace_ids))
+            click.echo(f"{workspace_id}: {changed} invoice(s) marked overdue")
 
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True, help="Worker threads.")

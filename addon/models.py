@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from .approvals.models import ApprovalRequestRecord, AutoApprovalEvaluation, DecisionItem, DecisionJob
+from .billing.models import InvoiceJob, InvoiceJobStep, InvoiceLine, InvoiceNumber, InvoiceRecord, InvoiceSequence
 from .dashboard.models import DashboardSnapshot
-from .platform.models import AuditEntry, EntityVersion, InboxEvent, Installation, LifecycleEvent, WebhookSubscription
+from .platform.models import (
+    AuditEntry,
+    EntityVersion,
+    InboxEvent,
+    Installation,
+    LifecycleEvent,
+    RemovedInstallation,
+    UsedLifecycleToken,
+    WebhookSubscription,
+)
+from .scheduling.models import ScheduleJob, ScheduleJobItem, ScheduleVersion
 from .settings.models import SettingChange, WorkspaceSetting
 from .workspace.models import PreferenceCache
 
@@ -18,9 +29,20 @@ __all__ = [
     "EntityVersion",
     "InboxEvent",
     "Installation",
+    "InvoiceJob",
+    "InvoiceJobStep",
+    "InvoiceLine",
+    "InvoiceNumber",
+    "InvoiceRecord",
+    "InvoiceSequence",
     "LifecycleEvent",
     "PreferenceCache",
+    "RemovedInstallation",
+    "ScheduleJob",
+    "ScheduleJobItem",
+    "ScheduleVersion",
     "SettingChange",
+    "UsedLifecycleToken",
     "WebhookSubscription",
     "WorkspaceSetting",
 ]

@@ -59,14 +59,22 @@ class Queue:
     # Registers the worker's tasks on this queue; set by the factory, called on the first lookup.
     register: Callable[[], Any] | None = None
 
+    def names(self) -> set[str]:
+        self._registered()
+        return set(self.tasks)
+
     def task(self, name: str) -> TaskWrapper:
-        if name not in self.tasks and self.register is not None:
-            register, self.register = self.register, None
-            register()
+        if name not in self.tasks:
+            self._registered()
         try:
             return self.tasks[name]
         except KeyError:
             raise LookupError(f"no task named {name!r} is registered") from None
+
+    def _registered(self) -> None:
+        if self.register is not None:
+            register, self.register = self.register, None
+            register()
 
     def enqueue(self, name: str, *args: Any, delay: float = 0.0) -> bool:
         """Queue task `name(*args)`; False (logged) when the queue is unreachable: the sweep or reconciliation

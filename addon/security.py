@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import logging
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge as PayloadTooLarge
 
+from . import inputs
+from .clockify import time_budget
 from .errors import paused_response
 from .exceptions import AuthError, BadRequestError
+from .hosts import UntrustedHostError
 from .platform import installations
 from .platform.models import Installation
 from .tokens import TokenContext, TokenKind, Verifier, check_kind, context, verifier_for
@@ -62,27 +63,10 @@ def _remember(cache: dict[str, Any], token: str, value: Any) -> None:
 
 
 def json_body() -> dict[str, Any]:
-    """The request body as a JSON object, or a 400."""
-    body = None
-    raw = b""
-    if request.is_json:
-        raw = request.get_data()
-        # Not JSON, or not UTF-8 (a UnicodeDecodeError is a ValueError): a 400 below.
-        with contextlib.suppress(ValueError):
-            body = json.loads(raw)
-    if not isinstance(body, dict):
+    """The request body as a JSON object, or a 400 (strict: see inputs.json_object)."""
+    if not request.is_json:
         raise BadRequestError("body must be a JSON object")
-    # JSON may escape half of a surrogate pair, which no text encoding can store: refuse it here
-    # rather than fail later. Only a body with such an escape pays for the check.
-    if _SURROGATE_ESCAPE.search(raw):
-        try:
-            json.dumps(body, ensure_ascii=False).encode()
-        except UnicodeEncodeError as exc:
-            raise BadRequestError("body holds text that is not valid Unicode") from exc
-    return body
-
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+    return inputs.json_object(request.get_data())
 
 
 def _bind_to_body(ctx: TokenContext, body: dict[str, Any]) -> str:
@@ -102,17 +86,25 @@ def _check_installation_claims(ctx: TokenContext, installation: Installation | N
         raise AuthError("token belongs to another installation")
 
 
-def verify_lifecycle(installing: bool = False) -> tuple[TokenContext, dict[str, Any], Installation | None]:
-    """Lifecycle calls: only X-Addon-Lifecycle-Token, bound to the body and to the stored installation.
+def verify_lifecycle(
+    installing: bool = False, *, deleting: bool = False, consume: bool = True
+) -> tuple[TokenContext, dict[str, Any], Installation | None]:
+    """Lifecycle calls: only X-Addon-Lifecycle-Token, recognised, bound to the body and installation, used once.
 
-    `installing` is True for INSTALLED, which may carry a new addonId (a reinstall); every other event
-    must come from the installation Closeout holds, so a late call of an earlier installation of the
-    same workspace cannot pause or delete the current one.
+    Recognised: no user or webhook claims (tokens.check_kind), and it names its workspace and
+    installation. Bound: `installing` is True for INSTALLED, which may carry a new addonId (a reinstall);
+    every other event must come from the installation Closeout holds, so a late call of an earlier
+    installation cannot pause or delete the current one; a removed installation's addonId is refused
+    for good (DELETED excepted: acknowledging it again changes nothing). Used once: see
+    installations.consume_lifecycle_token; INSTALLED passes consume=False and consumes it itself once it
+    has checked what needs Clockify (no write transaction is held across those calls).
     """
     token = request.headers.get(LIFECYCLE_HEADER) or ""
     ctx = _verify(token, TokenKind.LIFECYCLE)
     if not ctx.workspace_id:
         raise AuthError("lifecycle token names no workspace")
+    if not ctx.addon_id:
+        raise AuthError("lifecycle token names no installation")
     body = json_body()
     workspace_id = _bind_to_body(ctx, body)
     installation = installations.find(workspace_id)
@@ -122,7 +114,22 @@ def verify_lifecycle(installing: bool = False) -> tuple[TokenContext, dict[str, 
         for addon_id in (ctx.addon_id, body_addon if isinstance(body_addon, str) and body_addon else None):
             if addon_id is not None and addon_id != installation.addon_id:
                 raise AuthError("addonId does not match the installation")
+    if not deleting and installations.is_removed(ctx.addon_id):
+        raise AuthError("that installation was removed; its tokens are no longer accepted")
+    if consume:
+        consume_lifecycle_token(ctx)
     return ctx, body, installation
+
+
+def consume_lifecycle_token(ctx: TokenContext) -> None:
+    """Mark a verified lifecycle token used (a second use is refused)."""
+    max_age = float(current_app.config.get("LIFECYCLE_TOKEN_MAX_AGE_SECONDS", 900))
+    installations.consume_lifecycle_token(ctx.token, ctx.claims, max_age)
+
+
+def api_hosts() -> tuple[str, ...]:
+    """CLOCKIFY_API_HOSTS of this app: where Closeout may send a token."""
+    return tuple(current_app.config["CLOCKIFY_API_HOSTS"])
 
 
 def verify_webhook_request(event_type: str) -> tuple[TokenContext, dict[str, Any], str]:
@@ -133,6 +140,10 @@ def verify_webhook_request(event_type: str) -> tuple[TokenContext, dict[str, Any
     """
     token = request.headers.get(WEBHOOK_HEADER) or ""
     ctx = _verify(token, TokenKind.WEBHOOK)
+    # A delivery is stored as large as it arrives: no Clockify event comes near this cap (M-6).
+    size = request.content_length or len(request.get_data())
+    if size > int(current_app.config.get("WEBHOOK_MAX_BYTES", 64 * 1024)):
+        raise PayloadTooLarge("webhook body is larger than any Clockify event")
     sent_type = request.headers.get(WEBHOOK_EVENT_HEADER, "")
     if sent_type != event_type:
         raise BadRequestError(f"event type {sent_type or '(none)'} does not belong on this route")
@@ -169,6 +180,10 @@ def verify_user() -> tuple[TokenContext, Installation]:
     if installation is None:
         raise AuthError("Closeout is not installed on this workspace", status=403)
     _check_installation_claims(ctx, installation)
+    try:
+        installations.token_urls(ctx.claims, api_hosts())
+    except UntrustedHostError as exc:
+        raise AuthError("token names an API host that is not Clockify's") from exc
     return ctx, installation
 
 
@@ -185,7 +200,10 @@ def requires_user(admin: bool = False) -> Callable[[F], F]:
                 return paused_response()
             if admin and not ctx.is_admin:
                 raise AuthError("Only workspace owners and admins can open this page.", status=403)
-            return view(*args, **kwargs)
+            # A person is waiting: Clockify calls of this page get a few seconds in all, then the page
+            # renders from what is stored (M-5).
+            with time_budget(float(current_app.config.get("CLOCKIFY_PAGE_BUDGET_SECONDS", 4.0))):
+                return view(*args, **kwargs)
 
         return cast(F, wrapped)
 

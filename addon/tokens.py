@@ -122,12 +122,52 @@ def verify_token(token: str, *, key: Any, addon_key: str, leeway: int = 60) -> d
     return claims
 
 
+# Claims Closeout reads, and how long each may be: anything else in a signed token (a list, a number,
+# 100,000 characters) is refused like a bad signature rather than failing later (L-5).
+_TEXT_CLAIMS = {
+    "workspaceId": 64,
+    "addonId": 64,
+    "webhookId": 64,
+    "workspaceRole": 64,
+    "language": 16,
+    "theme": 16,
+    "backendUrl": 500,
+    "reportsUrl": 500,
+}
+# Claims only user and installation tokens carry (the identity of a person), and only webhook tokens.
+USER_CLAIMS = ("user", "workspaceRole", "language", "theme")
+WEBHOOK_CLAIMS = ("webhookId",)
+
+
+def check_claim_types(claims: dict[str, Any]) -> None:
+    """Every claim Closeout reads has the type and length Clockify gives it, or the token is refused."""
+    for name, limit in _TEXT_CLAIMS.items():
+        value = claims.get(name)
+        if value is not None and not (isinstance(value, str) and 0 < len(value) <= limit):
+            raise AuthError(f"token claim {name} is not usable")
+    user = claims.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else user
+    if user is not None and not (isinstance(user_id, str) and 0 < len(user_id) <= 64):
+        raise AuthError("token claim user is not usable")
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise AuthError(f"token claim {name} is not usable")
+
+
 def check_kind(claims: dict[str, Any], kind: TokenKind) -> None:
     """Tell token kinds apart by their claims: every Clockify token shares iss, sub and type.
 
-    Only user tokens carry workspaceRole (platform.md §3.2); without this check a user token, which any
+    Only user tokens carry workspaceRole (docs/clockify.md#tokens); without this check a user token, which any
     member can read from an iframe URL, would pass as a lifecycle token and could uninstall the add-on.
+    A lifecycle token carries no one's identity and is not a webhook's: a token with user or webhook
+    claims (an installation token, or a webhook token an admin had Clockify mint) is never one (H-2).
     """
+    check_claim_types(claims)
+    if kind is TokenKind.LIFECYCLE:
+        carried = [name for name in (*USER_CLAIMS, *WEBHOOK_CLAIMS) if name in claims]
+        if carried:
+            raise AuthError("a token naming a user or a webhook is not a lifecycle token")
     is_user_token = "workspaceRole" in claims
     if kind is TokenKind.USER and not (is_user_token and claims.get("user") and claims.get("workspaceId")):
         raise AuthError("a user token is required")

@@ -18,8 +18,8 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from sandbox import create_sandbox
-from sandbox.delivery import new_id
-from sandbox.world import AddonInstallation
+from sandbox.lifecycle import new_id
+from sandbox.state import AddonInstallation
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]

@@ -315,6 +315,9 @@ class Run:
             CLOCKIFY_PUBLIC_KEY=str(self.tmp / "clockify.pem"),
             ADDON_BASE_URL="http://127.0.0.1:9",
             ADDON_KEY=ADDON_KEY,
+            # The fake Clockify of the benchmark, and no per-webhook limit: the run measures intake itself.
+            CLOCKIFY_API_HOSTS="http://127.0.0.1:9",
+            WEBHOOK_RATE_PER_SECOND="1000000",
             PYTHONPATH=str(ROOT),
         )
         return env

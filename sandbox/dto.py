@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from .world import (
-    WEEKDAYS,
-    Workspace,
-    approval_event_payload,
-    invoice_event_payload,
-    invoice_totals,
-    iso,
-    iso_duration,
-)
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), UTC)
+from .payloads import approval_event_payload, invoice_event_payload
+from .state import WEEKDAYS, Workspace, invoice_totals
+from .wire import day_start, duration_hours, iso, iso_duration
 
 
 def user_dto(ws: Workspace, user: dict[str, Any], *, memberships: bool = False) -> dict[str, Any]:
@@ -319,8 +309,21 @@ def invoice_dto(ws: Workspace, invoice: dict[str, Any], now: datetime | None = N
     return out
 
 
+def created_invoice_dto(invoice: dict[str, Any]) -> dict[str, Any]:
+    """CreateInvoiceDtoV1: what creating an invoice answers (less than the invoice itself)."""
+    return {
+        "id": invoice["id"],
+        "billFrom": invoice["billFrom"],
+        "clientId": invoice["clientId"],
+        "currency": invoice["currency"],
+        "dueDate": iso(invoice["dueDate"]),
+        "issuedDate": iso(invoice["issuedDate"]),
+        "number": invoice["number"],
+    }
+
+
 def invoice_overview_dto(ws: Workspace, invoice: dict[str, Any]) -> dict[str, Any]:
-    """InvoiceOverviewDtoV1: tax/tax2/discount read back x100 (platform.md quirk 1)."""
+    """InvoiceOverviewDtoV1: tax/tax2/discount read back x100 (docs/clockify.md#quirk-1)."""
     out = invoice_event_payload(ws, invoice)
     totals = invoice_totals(invoice)
     out.update(
@@ -408,6 +411,52 @@ def assignment_days(assignment: dict[str, Any], user: dict[str, Any], start: dat
     return days
 
 
+def project_totals_dto(
+    ws: Workspace, project: dict[str, Any], assignments: list[dict[str, Any]], start: date, end: date
+) -> dict[str, Any]:
+    """SchedulingProjectsTotalsDtoV1: the hours `assignments` book on the project in [start, end], and the days."""
+    per_day: dict[date, bool] = {}
+    total = 0.0
+    for assignment in assignments:
+        days = assignment_days(assignment, ws.users.get(assignment["userId"], {}), start, end)
+        total += assignment["hoursPerDay"] * len(days)
+        for day in days:
+            per_day[day] = True
+    client = ws.clients.get(project["clientId"] or "", {})
+    return {
+        "projectId": project["id"],
+        "projectName": project["name"],
+        "projectColor": project["color"],
+        "projectArchived": project["archived"],
+        "projectBillable": project["billable"],
+        "clientName": client.get("name", ""),
+        "workspaceId": ws.id,
+        "totalHours": total,
+        "milestones": [],
+        "assignments": [{"date": iso(day_start(d)), "hasAssignment": True} for d in sorted(per_day)],
+    }
+
+
+def user_totals_dto(
+    ws: Workspace, user: dict[str, Any], assignments: list[dict[str, Any]], start: date, end: date
+) -> dict[str, Any]:
+    """SchedulingUsersTotalsDtoV1: the hours `assignments` book the user for on each day of [start, end]."""
+    per_day: dict[date, float] = {}
+    for assignment in assignments:
+        for day in assignment_days(assignment, user, start, end):
+            per_day[day] = per_day.get(day, 0.0) + assignment["hoursPerDay"]
+    return {
+        "userId": user["id"],
+        "userName": user["name"],
+        "userImage": "",
+        "userStatus": user["status"],
+        "workspaceId": ws.id,
+        "capacityPerDay": duration_hours(user["workCapacity"]),
+        "workingDays": list(user["workingDays"]),
+        "totalHoursPerDay": [{"date": iso(day_start(d)), "totalHours": h} for d, h in sorted(per_day.items())],
+    }
+
+
 def holiday_dto(ws: Workspace, holiday: dict[str, Any]) -> dict[str, Any]:
     """HolidayDtoV1."""
     return {
@@ -471,3 +520,8 @@ def webhook_dto(ws_id: str, hook: dict[str, Any]) -> dict[str, Any]:
         "userId": hook.get("userId"),
         "workspaceId": ws_id,
     }
+
+
+def webhooks_dto(ws_id: str, hooks: list[dict[str, Any]]) -> dict[str, Any]:
+    """WebhooksDtoV1: a list of webhooks and how many there are."""
+    return {"webhooks": [webhook_dto(ws_id, h) for h in hooks], "workspaceWebhookCount": len(hooks)}

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -18,7 +15,9 @@ import jsonschema
 import jwt
 from flask import Response, current_app, g, jsonify, request
 
-from .world import ADMIN_ROLES, ROLE_MEMBER, ROLE_OWNER, ROLE_TEAM_MANAGER, AddonInstallation, World, WorldError
+from .sandbox import current_sandbox
+from .state import ADMIN_ROLES, ROLE_MEMBER, ROLE_OWNER, ROLE_TEAM_MANAGER, AddonInstallation, WorldError
+from .world import World
 
 # endpoint name → the manifest scope it needs (None: any installed add-on may call it)
 SCOPES: dict[str, str | None] = {}
@@ -32,33 +31,6 @@ def needs(scope: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any
         return view
 
     return mark
-
-
-class RateLimiter:
-    """At most `limit` requests in any rolling `window` seconds per key; thread-safe and exact (sliding log)."""
-
-    def __init__(self, limit: int, window: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._hits: dict[tuple[str, str], deque[float]] = {}
-
-    def hit(self, key: tuple[str, str]) -> float | None:
-        """Count one request; None when allowed, else the seconds until the oldest counted one leaves the window."""
-        with self._lock:
-            now = self._clock()
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(hits[0] + self.window - now, 0.001)
-            hits.append(now)
-            return None
-
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
 
 
 @dataclass
@@ -99,40 +71,12 @@ def error(status: int, message: str, code: int | None = None, headers: dict[str,
     return response
 
 
-def sandbox() -> Any:
-    return current_app.extensions["sandbox"]
-
-
-_LIMITER_LOCK = threading.Lock()
-
-
-def limiter() -> RateLimiter:
-    """The sandbox's limiter; rebuilt when SANDBOX_RATE_LIMIT changes and emptied when the sandbox is reset."""
-    box = sandbox()
-    limit = int(box.config.get("SANDBOX_RATE_LIMIT", 50))
-    found = box.extras.get("rate_limiter")
-    if found is None or found.limit != limit:
-        with _LIMITER_LOCK:
-            found = box.extras.get("rate_limiter")
-            if found is None or found.limit != limit:
-                found = RateLimiter(limit)
-                box.extras["rate_limiter"] = found
-                hooks = box.extras.setdefault("reset_hooks", [])
-                if _forget_limiter not in hooks:
-                    hooks.append(_forget_limiter)
-    return found
-
-
-def _forget_limiter(box: Any) -> None:
-    box.extras.pop("rate_limiter", None)
-
-
 def check_request() -> Response | None:
     """before_request for /api and /reports: 401, 403 or 429 as Clockify answers them; sets g.actor."""
     token = request.headers.get("X-Addon-Token", "")
     if not token:
         return error(401, "Full authentication is required to access this resource")
-    box = sandbox()
+    box = current_sandbox()
     try:
         claims = box.signer.decode(token)
     except jwt.InvalidTokenError:
@@ -166,7 +110,7 @@ def check_request() -> Response | None:
             if not user_id or user_id not in ws.users:
                 user_id = next((u["id"] for u in ws.users.values() if u["role"] == ROLE_OWNER), "")
         scopes = set(installation.scopes)
-    retry = limiter().hit((workspace_id, addon_id))
+    retry = box.limiter().hit((workspace_id, addon_id))
     if retry is not None:
         # Clockify: 50 requests/second per add-on per workspace (API reference, "Rate limiting").
         return error(429, "Too many requests", 429, {"Retry-After": str(max(1, math.ceil(retry)))})

@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify
 
-from .api import bad, body_object, enum_value, instant, int_value, required, world
+from .api.common import bad, body_object, enum_value, instant, int_value, required, world
 from .gate import Actor, check_request, error, needs
-from .world import Workspace, WorldError, iso
+from .state import Workspace, WorldError
+from .wire import iso
 
 bp = Blueprint("reports", __name__)
 bp.before_request(check_request)
@@ -146,7 +147,7 @@ class Measures:
 
 def _totals(entries: list[dict[str, Any]], m: Measures) -> list[dict[str, Any] | None]:
     if not entries:
-        # Clockify answers [null] when nothing matches (platform.md appendix).
+        # Clockify answers [null] when nothing matches (docs/clockify.md#reports).
         return [None]
     return [
         {
@@ -188,7 +189,7 @@ def _detailed_row(entry: dict[str, Any], m: Measures) -> dict[str, Any]:
         "timeInterval": {
             "start": iso(entry["start"]),
             "end": iso(end),
-            # Seconds here, unlike the PT… durations of the time-entry endpoints (platform.md appendix).
+            # Seconds here, unlike the PT… durations of the time-entry endpoints (docs/clockify.md#reports).
             "duration": m.seconds(entry),
         },
     }

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from werkzeug.serving import make_server
 
-from . import delivery
+from . import lifecycle
 from .app import ROOT, create_sandbox
 
 log = logging.getLogger("sandbox.run")
@@ -105,6 +105,10 @@ def main() -> int:
         "CLOCKIFY_PUBLIC_KEY": str(public_key),
         # The sandbox's shell frames Closeout's components.
         "FRAME_ANCESTORS": f"http://localhost:{sandbox_port} http://127.0.0.1:{sandbox_port}",
+        # Closeout sends tokens only to allow-listed hosts: Clockify's, and in development the sandbox.
+        "CLOCKIFY_API_HOSTS": ",".join(
+            [os.environ.get("CLOCKIFY_API_HOSTS") or "clockify.me,*.clockify.me", *_sandbox_origins(sandbox_port)]
+        ),
         "FLASK_DEBUG": os.environ.get("FLASK_DEBUG", "1"),
         "PYTHONUNBUFFERED": "1",
     }
@@ -131,7 +135,7 @@ def main() -> int:
         serving.start()
         _wait_healthy(f"http://127.0.0.1:{addon_port}/healthz", closeout)
         workspace_id = sandbox.demo_workspace_id
-        delivery.install(sandbox, workspace_id)
+        lifecycle.install(sandbox, workspace_id)
         workspace = sandbox.world.workspaces.get(workspace_id)
         _banner(addon_url, sandbox_url, getattr(workspace, "name", workspace_id), children)
         while not stop.wait(0.5):
@@ -140,7 +144,7 @@ def main() -> int:
                 log.error("%s exited with status %s; stopping", dead.name, dead.process.returncode)
                 return 1
         return 0
-    except (RuntimeError, delivery.PlatformError) as exc:
+    except (RuntimeError, lifecycle.PlatformError) as exc:
         log.error("%s", exc)
         return 1
     finally:
@@ -167,3 +171,7 @@ def _banner(addon_url: str, sandbox_url: str, workspace: str, children: list[Chi
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _sandbox_origins(port: int) -> list[str]:
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]

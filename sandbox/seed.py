@@ -6,15 +6,9 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from .world import (
-    ROLE_ADMIN,
-    ROLE_OWNER,
-    ROLE_TEAM_MANAGER,
-    WEEKDAYS,
-    Workspace,
-    World,
-    new_user,
-)
+from .state import ROLE_ADMIN, ROLE_OWNER, ROLE_TEAM_MANAGER, WEEKDAYS, Workspace, invoice_totals, new_user
+from .wire import duration_hours
+from .world import World
 
 # What the demo holds (seed 42; `today` defaults to the real UTC date so the demo is always current):
 # - 36 people: 1 OWNER, 1 WORKSPACE_ADMIN, 3 TEAM_MANAGERs (one per group: Design, Engineering, Delivery),
@@ -343,7 +337,7 @@ def _seed_schedule(world: World, ws: Workspace, rng: random.Random, weeks: list[
     if len(people) > 60:
         people = people[:60]  # a large workspace schedules a slice; enough for totals and heatmaps
     for index, user in enumerate(people):
-        capacity = _capacity_hours(user)
+        capacity = duration_hours(user["workCapacity"])
         # Every fourth person is over-booked (>107%), every fifth under-booked; the rest about full.
         plan: tuple[float, ...]
         if index % 4 == 0:
@@ -365,14 +359,6 @@ def _seed_schedule(world: World, ws: Workspace, rng: random.Random, weeks: list[
                     published=week <= this_monday,
                     emit=False,
                 )
-
-
-def _capacity_hours(user: dict[str, Any]) -> float:
-    text = user["workCapacity"][2:]
-    hours = float(text.split("H")[0]) if "H" in text else 0.0
-    if "M" in text:
-        hours += float(text.split("H")[-1].rstrip("M")) / 60
-    return hours
 
 
 def _seed_time_off(world: World, ws: Workspace, rng: random.Random, weeks: list[date], today: date) -> None:
@@ -433,7 +419,7 @@ def _seed_invoices(world: World, ws: Workspace, rng: random.Random, weeks: list[
                 "order": 1,
                 "description": f"Services, week of {weeks[index % 3].isoformat()}",
                 "quantity": round(quantity * 100),
-                # unitPrice is minor units x100 on the live API (platform.md quirk 2).
+                # unitPrice is minor units x100 on the live API (docs/clockify.md#quirk-2).
                 "unitPrice": rate * 100,
                 "amount": round(quantity * rate),
                 "itemType": "Service",
@@ -466,8 +452,6 @@ def _seed_invoices(world: World, ws: Workspace, rng: random.Random, weeks: list[
 
 
 def invoice_amount(invoice: dict[str, Any]) -> int:
-    from .world import invoice_totals
-
     return invoice_totals(invoice)["amount"]
 
 

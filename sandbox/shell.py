@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request
+from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request
 
-from . import delivery
-from .delivery import PlatformError
+from . import lifecycle
+from .lifecycle import PlatformError
+from .sandbox import current_sandbox
 from .tokens import ROLE_CLAIMS
-
-if TYPE_CHECKING:
-    from .app import Sandbox
 
 bp = Blueprint("shell", __name__)
 
@@ -55,10 +53,6 @@ class Frame:
         return self.component.replace(".", "-")
 
 
-def _sandbox() -> Sandbox:
-    return current_app.extensions["sandbox"]
-
-
 def _role() -> str:
     role = request.cookies.get(ROLE_COOKIE, "OWNER").upper()
     return role if role in ROLE_CLAIMS else "OWNER"
@@ -69,16 +63,16 @@ def _theme() -> str:
 
 
 def _workspace_id() -> str:
-    return _sandbox().demo_workspace_id
+    return current_sandbox().demo_workspace_id
 
 
 def _manifest() -> dict[str, Any] | None:
     """The manifest Closeout was installed with on this workspace."""
-    return _sandbox().manifests.get(_workspace_id())
+    return current_sandbox().manifests.get(_workspace_id())
 
 
 def _installation() -> Any:
-    return _sandbox().world.installations.get(_workspace_id())
+    return current_sandbox().world.installations.get(_workspace_id())
 
 
 def _visible(access_level: str | None) -> bool:
@@ -103,7 +97,7 @@ def _components(kind: str | None = None) -> list[dict[str, Any]]:
 def _frame(component: str, label: str, path: str) -> Frame:
     manifest = _manifest() or {}
     base = str(manifest.get("baseUrl", "")).rstrip("/")
-    sandbox = _sandbox()
+    sandbox = current_sandbox()
     token = sandbox.user_token(_workspace_id(), _role(), theme=_theme())
     parts = urlsplit(base)
     return Frame(component, label, f"{base}{path}?auth_token={quote(token)}", f"{parts.scheme}://{parts.netloc}")
@@ -114,7 +108,7 @@ def _frame_for(component: dict[str, Any]) -> Frame:
 
 
 def _current_user() -> dict[str, Any]:
-    sandbox = _sandbox()
+    sandbox = current_sandbox()
     ws = sandbox.world.workspaces.get(_workspace_id())
     user_id = sandbox.user_id_for_role(_workspace_id(), _role()) if ws is not None else None
     user = ws.users.get(user_id) if ws is not None and user_id else None
@@ -124,7 +118,7 @@ def _current_user() -> dict[str, Any]:
 def _page(template: str, page: str, **context: Any) -> Response:
     manifest = _manifest()
     sidebar = _components("sidebar")
-    ws = _sandbox().world.workspaces.get(_workspace_id())
+    ws = current_sandbox().world.workspaces.get(_workspace_id())
     html = render_template(
         template,
         page=page,
@@ -267,7 +261,7 @@ def addon_settings() -> Response:
     listing = manifest
     if listing is None:
         try:
-            listing = delivery.fetch_manifest(_sandbox().addon_url)
+            listing = lifecycle.fetch_manifest(current_sandbox().addon_url)
         except PlatformError as exc:
             listing = {"name": "Closeout", "description": exc.message, "unreachable": True}
     frame = None
@@ -280,7 +274,7 @@ def addon_settings() -> Response:
         and request.args.get("open") == "settings"
     ):
         frame = _frame("settings", "Settings", settings_path)
-    recent = [d.as_json() for d in _sandbox().deliverer.list()[-15:]][::-1] if is_admin else []
+    recent = [d.as_json() for d in current_sandbox().deliverer.list()[-15:]][::-1] if is_admin else []
     return _page(
         "shell/settings.html",
         "settings",
@@ -297,7 +291,7 @@ def addon_settings() -> Response:
 
 def _native_rows(page: str) -> list[dict[str, Any]]:
     """A few rows of the world's own data so the native part of a page is not empty."""
-    ws = _sandbox().world.workspaces.get(_workspace_id())
+    ws = current_sandbox().world.workspaces.get(_workspace_id())
     if ws is None:
         return []
     users = getattr(ws, "users", {})
@@ -362,12 +356,12 @@ def addon_action(action: str) -> Response:
     """Install, pause, resume or uninstall Closeout as an admin would in Workspace settings → Add-ons."""
     if _role() not in ADMIN_ROLES:
         return redirect("/settings/addons?error=" + quote("Only owners and admins manage add-ons."))  # type: ignore[return-value]
-    sandbox, ws = _sandbox(), _workspace_id()
+    sandbox, ws = current_sandbox(), _workspace_id()
     steps = {
-        "install": (lambda: delivery.install(sandbox, ws), "Closeout installed."),
-        "pause": (lambda: delivery.set_active(sandbox, ws, False), "Closeout paused."),
-        "resume": (lambda: delivery.set_active(sandbox, ws, True), "Closeout resumed."),
-        "uninstall": (lambda: delivery.uninstall(sandbox, ws), "Closeout uninstalled."),
+        "install": (lambda: lifecycle.install(sandbox, ws), "Closeout installed."),
+        "pause": (lambda: lifecycle.set_active(sandbox, ws, False), "Closeout paused."),
+        "resume": (lambda: lifecycle.set_active(sandbox, ws, True), "Closeout resumed."),
+        "uninstall": (lambda: lifecycle.uninstall(sandbox, ws), "Closeout uninstalled."),
     }
     if action not in steps:
         return redirect("/settings/addons?error=" + quote(f"Unknown action {action}."))  # type: ignore[return-value]
@@ -385,5 +379,5 @@ def fresh_token() -> tuple[Response, int]:
     installation = _installation()
     if installation is None or not installation.is_active:
         return jsonify({"message": "Closeout is not active on this workspace", "code": 409}), 409
-    token = _sandbox().user_token(_workspace_id(), _role(), theme=_theme())
+    token = current_sandbox().user_token(_workspace_id(), _role(), theme=_theme())
     return jsonify({"token": token}), 200

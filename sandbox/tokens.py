@@ -1,4 +1,4 @@
-"""The sandbox's signing key and the tokens it mints, shaped like Clockify's (platform.md §3)."""
+"""The sandbox's signing key and the tokens it mints, shaped like Clockify's (docs/clockify.md#tokens)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-# User tokens live 30 minutes (platform.md §3.1); tests pass a shorter TTL to exercise expiry.
+# User tokens live 30 minutes (docs/clockify.md#tokens); tests pass a shorter TTL to exercise expiry.
 USER_TOKEN_TTL = 30 * 60
 # Lifecycle signatures only need to outlive the call they sign.
 LIFECYCLE_TOKEN_TTL = 5 * 60
@@ -78,7 +78,7 @@ class Signer:
             token, self.public_pem, algorithms=["RS256"], issuer="clockify", options={"verify_aud": False}
         )
 
-    # Each kind below carries the claims of platform.md §3.2; `urls` is the sandbox's backend/reports/… set.
+    # Each kind below carries the claims of docs/clockify.md#tokens; `urls` is the sandbox's backend/reports/… set.
 
     def installation_token(self, workspace_id: str, addon_id: str, owner_id: str, urls: dict[str, str]) -> str:
         """Never expires; acts as the workspace owner; refused by the API once the installation is gone."""
@@ -112,8 +112,9 @@ class Signer:
         return self.mint(claims, ttl_seconds)
 
     def lifecycle_token(self, workspace_id: str, addon_id: str) -> str:
-        """The X-Addon-Lifecycle-Token signing one lifecycle call."""
-        return self.mint({"workspaceId": workspace_id, "addonId": addon_id}, LIFECYCLE_TOKEN_TTL)
+        """The X-Addon-Lifecycle-Token signing one lifecycle call (each call's differs, even within a second)."""
+        claims = {"workspaceId": workspace_id, "addonId": addon_id, "jti": uuid.uuid4().hex}
+        return self.mint(claims, LIFECYCLE_TOKEN_TTL)
 
     def webhook_token(self, workspace_id: str, addon_id: str, webhook_id: str) -> str:
         """Fixed per webhook and never expiring; sent as Clockify-Signature on every delivery of it."""

@@ -1,26 +1,39 @@
-"""The sandbox's state: every workspace's data, guarded by one lock, with change events."""
+"""The world: every workspace behind one lock; each change applies Clockify's rules and announces itself."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .payloads import (
+    approval_event_payload,
+    assignment_event_payload,
+    invoice_event_payload,
+    time_entry_event_payload,
+    user_event_payload,
+)
+from .state import (
+    APPROVAL_PERIODS,
+    APPROVAL_STATES,
+    INVOICE_STATUSES,
+    ROLE_ADMIN,
+    ROLE_MEMBER,
+    ROLE_OWNER,
+    WEEKDAYS,
+    AddonInstallation,
+    NotFound,
+    Workspace,
+    WorldError,
+    invoice_totals,
+    new_user,
+)
+
 Listener = Callable[[str, str, dict[str, Any]], None]
 
-# Clockify's role names (GET users?include-roles) and the coarse roles the host shell acts as.
-ROLE_OWNER = "OWNER"
-ROLE_ADMIN = "WORKSPACE_ADMIN"
-ROLE_TEAM_MANAGER = "TEAM_MANAGER"
-ROLE_MEMBER = "MEMBER"
-ADMIN_ROLES = frozenset({ROLE_OWNER, ROLE_ADMIN})
-
-APPROVAL_STATES = ("PENDING", "APPROVED", "WITHDRAWN_SUBMISSION", "WITHDRAWN_APPROVAL", "REJECTED")
-APPROVAL_PERIODS = ("WEEKLY", "SEMI_MONTHLY", "MONTHLY")
 # Which decisions a request in a given state can take (Clockify's approval flow).
 APPROVAL_TRANSITIONS: dict[str, frozenset[str]] = {
     "PENDING": frozenset({"APPROVED", "REJECTED", "WITHDRAWN_SUBMISSION"}),
@@ -29,63 +42,6 @@ APPROVAL_TRANSITIONS: dict[str, frozenset[str]] = {
     "WITHDRAWN_SUBMISSION": frozenset(),
     "WITHDRAWN_APPROVAL": frozenset(),
 }
-INVOICE_STATUSES = ("UNSENT", "SENT", "PAID", "PARTIALLY_PAID", "VOID", "OVERDUE")
-WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
-
-
-class WorldError(Exception):
-    """A change the sandbox refuses as Clockify would: carries the HTTP status and message."""
-
-    def __init__(self, status: int, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code if code is not None else status
-
-
-class NotFound(WorldError):
-    def __init__(self, what: str) -> None:
-        super().__init__(404, f"{what} not found")
-
-
-def iso(value: datetime | None) -> str | None:
-    """Clockify's timestamp form: UTC with a Z."""
-    if value is None:
-        return None
-    value = value.astimezone(UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_duration(seconds: float | int) -> str:
-    """ISO-8601 duration as Clockify writes it (PT8H30M, PT0S)."""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = "PT"
-    if hours:
-        text += f"{hours}H"
-    if minutes:
-        text += f"{minutes}M"
-    if secs or text == "PT":
-        text += f"{secs}S"
-    return text
-
-
-def parse_instant(value: Any) -> datetime:
-    """A yyyy-MM-ddThh:mm:ss(.SSS)Z (or yyyy-MM-dd) value as an aware UTC datetime; ValueError otherwise."""
-    if not isinstance(value, str) or not value:
-        raise ValueError("not a date")
-    text = value.strip()
-    if len(text) == 10:
-        return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def period_day(moment: datetime, time_zone: str | None) -> date:
@@ -120,50 +76,6 @@ def period_bounds(period: str, start: datetime | date, week_start: str = "MONDAY
         datetime.combine(first, datetime.min.time(), UTC),
         datetime.combine(last, datetime.min.time(), UTC),
     )
-
-
-@dataclass
-class Workspace:
-    """One Clockify workspace. Records are plain dicts keyed by id; the API shapes them on the way out."""
-
-    id: str
-    name: str
-    currency: str = "USD"
-    # Workspace-level settings Clockify keeps: approval period, week start, plan and features.
-    settings: dict[str, Any] = field(default_factory=dict)
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)
-    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
-    projects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    time_entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    entries_by_user: dict[str, list[str]] = field(default_factory=dict)
-    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
-    assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    holidays: dict[str, dict[str, Any]] = field(default_factory=dict)
-    time_off: dict[str, dict[str, Any]] = field(default_factory=dict)
-    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
-    invoice_settings: dict[str, Any] = field(default_factory=dict)
-    # Structured add-on settings ({"tabs": [...]}) as GET /addon/workspaces/{ws}/settings returns them.
-    addon_settings: dict[str, Any] = field(default_factory=lambda: {"tabs": []})
-    # Webhooks created by users (not by an add-on) through the Webhooks API.
-    user_webhooks: list[dict[str, Any]] = field(default_factory=list)
-
-    def user(self, user_id: str) -> dict[str, Any]:
-        found = self.users.get(user_id)
-        if found is None:
-            raise NotFound("User")
-        return found
-
-    def managed_user_ids(self, manager_id: str) -> set[str]:
-        """Users in the groups `manager_id` manages as a team manager."""
-        ids: set[str] = set()
-        for group in self.groups.values():
-            if manager_id in group["teamManagerIds"]:
-                ids.update(group["userIds"])
-        return ids
-
-    def entries_of(self, user_id: str) -> list[dict[str, Any]]:
-        return [self.time_entries[i] for i in self.entries_by_user.get(user_id, []) if i in self.time_entries]
 
 
 class World:
@@ -556,7 +468,7 @@ class World:
                     "taxPercent": float(fields["taxPercent"]),
                     "tax2Percent": float(fields["tax2Percent"]),
                     "discountPercent": float(fields["discountPercent"]),
-                    # Full replacement (platform.md quirk 1): absent optional fields are cleared.
+                    # Full replacement (docs/clockify.md#quirk-1): absent optional fields are cleared.
                     "note": fields.get("note") or "",
                     "subject": fields.get("subject") or "",
                     "clientId": fields.get("clientId") or invoice["clientId"],
@@ -646,6 +558,36 @@ class World:
             payload = invoice_event_payload(ws, copy)
         self.emit(workspace_id, "NEW_INVOICE", payload)
         return copy
+
+    def add_invoice_item(
+        self,
+        workspace_id: str,
+        invoice_id: str,
+        description: str,
+        amount: int,
+        *,
+        quantity: int = 100,
+        time_entry_ids: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """An item added in Clockify's own invoice editor (the API has no call for it): `amount` in minor
+        units, `quantity` x100 and `unitPrice` minor x100 as the live API reads them (docs/clockify.md#quirk-2)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            invoice = self.invoice(workspace_id, invoice_id)
+            invoice["items"].append(
+                {
+                    "order": len(invoice["items"]) + 1,
+                    "description": description,
+                    "quantity": quantity,
+                    "unitPrice": amount * 100 * 100 // max(quantity, 1),
+                    "amount": int(amount),
+                    "itemType": "Service",
+                    "timeEntryIds": list(time_entry_ids or []),
+                }
+            )
+            payload = invoice_event_payload(ws, invoice)
+        self.emit(workspace_id, "INVOICE_UPDATED", payload)
+        return invoice
 
     def delete_invoice(self, workspace_id: str, invoice_id: str) -> None:
         with self.lock:
@@ -756,183 +698,3 @@ class World:
 def _next_invoice_number(ws: Workspace) -> str:
     numbers = [int(i["number"]) for i in ws.invoices.values() if str(i["number"]).isdigit()]
     return str(max(numbers, default=0) + 1)
-
-
-def new_user(user_id: str, name: str, email: str, **extra: Any) -> dict[str, Any]:
-    """A user record with Clockify's defaults; `extra` overrides any field."""
-    user = {
-        "id": user_id,
-        "name": name,
-        "email": email,
-        "status": "ACTIVE",  # membership status on the workspace
-        "accountStatus": "ACTIVE",
-        "role": None,  # OWNER | WORKSPACE_ADMIN | TEAM_MANAGER | None (member)
-        "timeZone": "Europe/Berlin",
-        "dateFormat": "DD/MM/YYYY",
-        "timeFormat": "HOUR24",
-        "weekStart": "MONDAY",
-        "workCapacity": "PT8H",
-        "workingDays": list(WEEKDAYS[:5]),
-        "hourlyRate": 5000,
-        "costRate": 3000,
-        "lang": "EN",
-        "theme": "DEFAULT",
-    }
-    user.update(extra)
-    return user
-
-
-def invoice_totals(invoice: dict[str, Any]) -> dict[str, int]:
-    """Money of an invoice in minor units: subtotal, discount, taxes, amount, paid, balance."""
-    subtotal = sum(int(item.get("amount", 0)) for item in invoice["items"])
-    discount_amount = round(subtotal * invoice["discountPercent"] / 100)
-    taxable = subtotal - discount_amount
-    tax_amount = round(taxable * invoice["taxPercent"] / 100)
-    tax2_amount = round(taxable * invoice["tax2Percent"] / 100)
-    amount = taxable + tax_amount + tax2_amount
-    paid = sum(int(p["amount"]) for p in invoice["payments"])
-    return {
-        "subtotal": subtotal,
-        "discountAmount": discount_amount,
-        "taxAmount": tax_amount,
-        "tax2Amount": tax2_amount,
-        "amount": amount,
-        "paid": paid,
-        "balance": amount - paid,
-    }
-
-
-# ---- webhook payloads (platform.md §6) ------------------------------------------------------------
-
-
-def approval_event_payload(ws: Workspace, request: dict[str, Any]) -> dict[str, Any]:
-    owner = ws.users.get(request["userId"], {})
-    updater = ws.users.get(request["updatedBy"], {})
-    creator = ws.users.get(request["creatorId"], {})
-    return {
-        "id": request["id"],
-        "workspaceId": ws.id,
-        "dateRange": {"start": iso(request["start"]), "end": iso(request["end"] - timedelta(milliseconds=1))},
-        "owner": {
-            "userId": request["userId"],
-            "userName": owner.get("name"),
-            "timeZone": owner.get("timeZone"),
-            "startOfWeek": owner.get("weekStart", "MONDAY"),
-        },
-        "creator": {
-            "userId": request["creatorId"],
-            "userName": creator.get("name"),
-            "userEmail": creator.get("email"),
-        },
-        "status": {
-            "state": request["state"],
-            "updatedBy": request["updatedBy"],
-            "updatedByUserName": updater.get("name"),
-            "updatedAt": iso(request["updatedAt"]),
-            "note": request["note"],
-        },
-    }
-
-
-def time_entry_event_payload(ws: Workspace, entry: dict[str, Any]) -> dict[str, Any]:
-    user = ws.users.get(entry["userId"], {})
-    project = ws.projects.get(entry["projectId"] or "")
-    rate = project["hourlyRate"] if project else user.get("hourlyRate", 0)
-    end = entry["end"]
-    return {
-        "id": entry["id"],
-        "description": entry["description"],
-        "tagIds": entry["tagIds"],
-        "userId": entry["userId"],
-        "billable": entry["billable"],
-        "taskId": entry["taskId"],
-        "projectId": entry["projectId"],
-        "timeInterval": {
-            "start": iso(entry["start"]),
-            "end": iso(end),
-            "duration": iso_duration((end - entry["start"]).total_seconds()) if end else None,
-        },
-        "workspaceId": ws.id,
-        "isLocked": entry["isLocked"],
-        "hourlyRate": {"amount": rate, "currency": ws.currency},
-        "costRate": {"amount": user.get("costRate", 0), "currency": ws.currency},
-        "customFieldValues": [],
-        "project": (
-            {
-                "id": project["id"],
-                "name": project["name"],
-                "clientId": project["clientId"],
-                "clientName": ws.clients.get(project["clientId"] or "", {}).get("name"),
-                "billable": project["billable"],
-                "color": project["color"],
-            }
-            if project
-            else None
-        ),
-        "task": None,
-        "user": {"id": entry["userId"], "name": user.get("name"), "status": user.get("status")},
-        "tags": [],
-    }
-
-
-def invoice_event_payload(ws: Workspace, invoice: dict[str, Any]) -> dict[str, Any]:
-    client = ws.clients.get(invoice["clientId"], {})
-    totals = invoice_totals(invoice)
-    return {
-        "id": invoice["id"],
-        "number": invoice["number"],
-        "status": invoice["status"],
-        "issuedDate": iso(invoice["issuedDate"]),
-        "dueDate": iso(invoice["dueDate"]),
-        "subtotal": totals["subtotal"],
-        # Read side scales percents x100 (platform.md quirk 1).
-        "discount": invoice["discountPercent"] * 100,
-        "tax": invoice["taxPercent"] * 100,
-        "tax2": invoice["tax2Percent"] * 100,
-        "discountAmount": totals["discountAmount"],
-        "taxAmount": totals["taxAmount"],
-        "tax2Amount": totals["tax2Amount"],
-        "amount": totals["amount"],
-        "currency": invoice["currency"],
-        "subject": invoice["subject"],
-        "note": invoice["note"],
-        "clientId": invoice["clientId"],
-        "clientName": client.get("name"),
-        "clientAddress": client.get("address"),
-        "userId": invoice["userId"],
-        "workspaceId": ws.id,
-        "items": [dict(item) for item in invoice["items"]],
-    }
-
-
-def assignment_event_payload(assignment: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "workspaceId": assignment["workspaceId"],
-        "userId": assignment["userId"],
-        "projectId": assignment["projectId"],
-        "assignmentId": assignment["id"],
-    }
-
-
-def user_event_payload(ws: Workspace, user: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": user["id"],
-        "name": user["name"],
-        "email": user["email"],
-        "workspaceId": ws.id,
-        "status": user["status"],
-    }
-
-
-@dataclass
-class AddonInstallation:
-    """Closeout as installed on one sandbox workspace: what the API checks tokens and scopes against."""
-
-    workspace_id: str
-    addon_id: str
-    addon_url: str  # Closeout's baseUrl from its manifest
-    installation_token: str
-    scopes: set[str]
-    is_active: bool = True
-    # Every webhook that delivers to Closeout: {"id", "event", "url", "token", "source": "manifest"|"api"}
-    webhooks: list[dict[str, Any]] = field(default_factory=list)

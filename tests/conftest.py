@@ -64,6 +64,8 @@ def make_token(key_pair: tuple[Any, str]) -> Callable[..., str]:
             base.update(workspaceRole="OWNER", language="EN", theme="DEFAULT", exp=now + 1800)
         if kind in ("lifecycle", "webhook"):
             base.update(workspaceId=WORKSPACE_ID, addonId=ADDON_ID)
+        if kind == "lifecycle":
+            base.update(jti=uuid.uuid4().hex)  # each lifecycle call is signed anew (a token is used once)
         base.update(claims)
         base = {k: v for k, v in base.items() if v is not None}
         return jwt.encode(base, key if key is not None else private, algorithm=algorithm)
@@ -109,6 +111,8 @@ def app_config(database_url: str, key_pair: tuple[Any, str], tmp_path: Any) -> d
         "CLOCKIFY_PUBLIC_KEY": key_pair[1],
         "ADDON_BASE_URL": "http://addon.test",
         "ADDON_KEY": ADDON_KEY,
+        # The hosts the tokens of make_token name, besides Clockify's own.
+        "CLOCKIFY_API_HOSTS": "clockify.me,*.clockify.me,http://clockify.invalid,http://reports.clockify.invalid",
     }
 
 

@@ -11,8 +11,9 @@ import requests
 from flask import Flask
 
 from sandbox import create_sandbox
-from sandbox.app import Sandbox
-from sandbox.world import AddonInstallation, World
+from sandbox.sandbox import Sandbox
+from sandbox.state import AddonInstallation
+from sandbox.world import World
 from tests.live import LiveServer
 
 SEED = 42
@@ -98,8 +99,10 @@ def closeout_live(app: Flask, sandbox: SandboxHandle) -> Iterator[LiveServer]:
         ADDON_BASE_URL=server.url,
         CLOCKIFY_PUBLIC_KEY=sandbox.signer.public_pem,
         FRAME_ANCESTORS=sandbox.url,
+        CLOCKIFY_API_HOSTS=(*app.config["CLOCKIFY_API_HOSTS"], sandbox.url),
     )
     app.extensions.pop("closeout_verifier", None)
+    app.extensions.pop("closeout_clients", None)
     sandbox.state.config["ADDON_URL"] = server.url
     server.start()
     yield server

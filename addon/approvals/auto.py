@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from ..clockify.errors import ClockifyError
 from ..extensions import db
-from ..platform.models import AuditEntry, Installation
+from ..platform import audit
+from ..platform.models import Installation
 from ..settings.store import get_settings
 from ..workspace.directory import cache_key_for, load_directory
 from ..workspace.periods import Period
@@ -225,16 +226,13 @@ def run(
         record = record_request(workspace_id, data, details)
         evaluations.append(record_evaluation(record, rules, verdict, trigger, outcome, reason))
         if outcome == "approved":
-            db.session.add(
-                AuditEntry(
-                    workspace_id=workspace_id,
-                    actor_user_id=None,
-                    actor_name=ACTOR_NAME,
-                    action="approval.auto_approve",
-                    subject_type="approval_request",
-                    subject_id=record.clockify_id,
-                    detail={"rule": rules.name, "subject_name": record.user_name, "note": approval_note(rules)},
-                )
+            audit.record(
+                workspace_id,
+                audit.Actor(None, ACTOR_NAME),
+                "approval.auto_approve",
+                "approval_request",
+                record.clockify_id,
+                {"rule": rules.name, "subject_name": record.user_name, "note": approval_note(rules)},
             )
     db.session.flush()
     return evaluations

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,17 +20,20 @@ from ..clockify.errors import (
     TransportError,
     UnauthorizedError,
 )
+from ..clockify.payloads import raw_of
 from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..exceptions import ApprovalError, AuthError
 from ..extensions import db, utcnow
+from ..platform import audit
 from ..platform.clients import Clients
 from ..platform.models import AuditEntry, Installation
-from ..tokens import TokenContext, TokenKind, Verifier
-from ..workspace.directory import Directory
+from ..tokens import Role, TokenContext, TokenKind, Verifier, check_kind, context, role_from_claim
+from ..workspace.directory import Directory, cache_key_for, load_directory
 from ..workspace.periods import Period
-from .mirror import NOTE_MAX, parse_request, record_request
+from . import mirror
+from .mirror import NOTE_MAX, RequestData, parse_request, record_request
 from .models import ApprovalRequestRecord, DecisionItem, DecisionJob
-from .queue import Scope, Viewer
+from .queue import Scope, Viewer, scope_for
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +84,11 @@ def start_decisions(
     refused = [i for i in ids if i not in records or not scope.may_decide(records[i].user_id)]
     if refused:
         raise ApprovalError("You can only decide requests of people you manage.", 403)
+    # A selection may hold requests decided since the page was drawn (or "all" ticked over decided rows):
+    # the rest are decided and these reported as skipped, each with its reason. Only when none is left
+    # is the whole decision refused.
     wrong_state = [records[i] for i in ids if records[i].state != REQUIRED_STATE[action]]
-    if wrong_state:
+    if len(wrong_state) == len(ids):
         names = ", ".join(sorted({r.user_name or r.user_id for r in wrong_state})[:5])
         raise ApprovalError(
             f"{len(wrong_state)} selected request(s) are not {REQUIRED_STATE[action].lower()} ({names}); "
@@ -99,18 +106,32 @@ def start_decisions(
     db.session.flush()
     for request_id in ids:
         record = records[request_id]
+        skip = skip_reason(record.state, action)
         db.session.add(
             DecisionItem(
                 workspace_id=workspace_id,
                 job_id=job.id,
                 subject_id=request_id,
                 subject_name=record.user_name or record.user_id,
-                status="pending",
+                status="skipped" if skip else "pending",
+                error=skip,
                 attempts=0,
+                finished_at=utcnow() if skip else None,
             )
         )
     db.session.flush()
     return job
+
+
+def skip_reason(state: str, action: str) -> str | None:
+    """Why a request in `state` is left out of an `action` (None: it is decided)."""
+    if state == REQUIRED_STATE[action]:
+        return None
+    return f"Not {_state_label(REQUIRED_STATE[action])}: it is {_state_label(state)}."
+
+
+def _state_label(state: str) -> str:
+    return state.replace("_", " ").lower()
 
 
 def start_submissions(
@@ -207,14 +228,19 @@ class JobProgress:
     failed: int
     pending: int
     failures: list[DecisionItem]
+    skips: list[DecisionItem] = field(default_factory=list)  # left out when the job started, with why
 
     @property
     def finished(self) -> bool:
         return self.job.status == "done"
 
     @property
+    def skipped(self) -> int:
+        return len(self.skips)
+
+    @property
     def percent(self) -> int:
-        return int(100 * (self.done + self.failed) / self.total) if self.total else 100
+        return int(100 * (self.done + self.failed + self.skipped) / self.total) if self.total else 100
 
 
 def job_progress(workspace_id: str, job_id: int) -> JobProgress:
@@ -227,6 +253,7 @@ def job_progress(workspace_id: str, job_id: int) -> JobProgress:
         failed=sum(1 for i in items if i.status == "failed"),
         pending=sum(1 for i in items if i.status in ("pending", "running")),
         failures=[i for i in items if i.status == "failed"],
+        skips=[i for i in items if i.status == "skipped"],
     )
 
 
@@ -235,8 +262,11 @@ STALL_SECONDS = 300
 
 
 def release_if_stalled(job: DecisionJob, now: datetime | None = None) -> bool:
-    """Give a stalled job's claimed items back and say it must be queued again (False: it is moving)."""
-    if job.status == "done":
+    """Give a stalled job's claimed items back and say it must be queued again (False: it is moving).
+
+    A job held for a fresh token or by a pause is not stalled: it waits for that, not for a worker.
+    """
+    if job.status == "done" or job.status in HELD:
         return False
     items = _items(job)
     moments = [i.finished_at for i in items if i.finished_at is not None] + [job.created_at]
@@ -258,11 +288,21 @@ def resume_if_stalled(job: DecisionJob, now: datetime | None = None) -> bool:
 
 
 def release_stalled_jobs(now: datetime | None = None) -> list[int]:
-    """Ids of the unfinished decision jobs that stopped moving, their claimed items released."""
+    """Ids of the unfinished decision jobs to queue again: those that stopped moving (their claimed items
+    released) and those paused on a workspace that is active again."""
     unfinished = db.session.scalars(
         sa.select(DecisionJob).where(DecisionJob.status != "done").order_by(DecisionJob.id)
     ).all()
-    return [job.id for job in unfinished if resume_if_stalled(job, now)]
+    resumed = []
+    for job in unfinished:
+        if job.status == PAUSED:
+            installation = _installation_of(job)
+            if installation is not None and installation.is_active:
+                job.status = "queued"
+                resumed.append(job.id)
+        elif resume_if_stalled(job, now):
+            resumed.append(job.id)
+    return resumed
 
 
 def next_item(job: DecisionJob) -> DecisionItem | None:
@@ -299,7 +339,8 @@ def apply_item(job: DecisionJob, item: DecisionItem, client: Any, acted_as: str)
     else:
         note = job.note
         response = client.update_approval_request(item.subject_id, state=TARGET_STATE[job.action], note=note)
-    data = parse_request(response)
+    # Clockify's answer is the request as it now is (a typed payload: its raw body is what parses).
+    data = parse_request(raw_of(response))
     if data is not None:
         record_request(job.workspace_id, data)
     item.status = "done"
@@ -329,16 +370,9 @@ def fail_item(job: DecisionJob, item: DecisionItem, message: str) -> None:
 
 def _audit(job: DecisionJob, item: DecisionItem, action: str, detail: dict[str, Any]) -> None:
     """One audit entry for one item of a decision job, in the decider's name."""
-    db.session.add(
-        AuditEntry(
-            workspace_id=job.workspace_id,
-            actor_user_id=job.actor_user_id,
-            actor_name=job.actor_name,
-            action=action,
-            subject_type="user" if job.action == "submit" else "approval_request",
-            subject_id=item.subject_id,
-            detail=detail,
-        )
+    subject_type = "user" if job.action == "submit" else "approval_request"
+    audit.record(
+        job.workspace_id, audit.Actor(job.actor_user_id, job.actor_name), action, subject_type, item.subject_id, detail
     )
 
 
@@ -359,71 +393,135 @@ def recent_jobs(workspace_id: str, viewer: Viewer, scope: Scope, limit: int = 5)
 
 def audit_log(workspace_id: str, viewer: Viewer, scope: Scope, limit: int = 30) -> list[AuditEntry]:
     """Approval decisions made through Closeout, newest first: admins see all, others their own."""
-    query = sa.select(AuditEntry).where(AuditEntry.workspace_id == workspace_id, AuditEntry.action.like("approval.%"))
-    if not scope.can_decide_all:
-        query = query.where(AuditEntry.actor_user_id == viewer.user_id)
-    return list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+    mine = None if scope.can_decide_all else viewer.user_id
+    return audit.entries(workspace_id, "approval.", actor_user_id=mine, limit=limit)
 
 
-# Seconds a stored user token must still be valid for Closeout to decide with it rather than the
-# installation token.
+# Seconds a user token must still be valid for a decision to be made with it. The route that starts a
+# decision and the job that makes it judge by this same rule (no leeway), so a token the job would
+# refuse is refused at the route, where the person can be told.
 TOKEN_MARGIN_SECONDS = 15
 
+# A job's status while it cannot go on: the decider's token lapsed (it resumes when their tab hands over
+# a fresh one), or Closeout is paused on the workspace (it resumes when the installation is active again).
+WAITING = "waiting"
+PAUSED = "paused"
+HELD = (WAITING, PAUSED)
 
-def store_user_token(job: DecisionJob, token: str | None) -> None:
-    """Keep the decider's newest token on a running job (the tab sends a fresh one on every poll)."""
-    if job.status == "done" or not token:
-        return
+
+def token_is_fresh(claims: dict[str, Any], now: float | None = None) -> bool:
+    """Whether a user token may still decide: an expiry at least TOKEN_MARGIN_SECONDS away (or a quarter
+    of the token's lifetime, for tokens that live less than a minute)."""
+    exp, iat = _number(claims.get("exp")), _number(claims.get("iat"))
+    if exp is None:
+        return False
+    margin = float(TOKEN_MARGIN_SECONDS)
+    if iat is not None and exp > iat:
+        margin = min(margin, (exp - iat) / 4)
+    return exp - (time.time() if now is None else now) >= margin
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def require_fresh_token(ctx: TokenContext) -> None:
+    """Refuse to start a decision with a token the job could not decide with."""
+    if not token_is_fresh(ctx.claims):
+        raise AuthError("Your Clockify session has expired. Reload the tab, then decide again.", status=401)
+
+
+def store_user_token(job: DecisionJob, ctx: TokenContext) -> bool:
+    """Keep the decider's newest token on an unfinished job (the tab sends a fresh one on every poll).
+
+    Returns True when a job that was waiting for a fresh token can go on: the caller queues it after commit.
+    """
+    if job.status == "done" or not ctx.token or ctx.user_id != job.actor_user_id or not token_is_fresh(ctx.claims):
+        return False
     # The tab polls every second: write only when the token really changed (about every 30 minutes).
+    unchanged = False
     if job.user_token_ciphertext:
-        try:
-            if same_secret(decrypt(job.user_token_ciphertext), token):
-                return
-        except DecryptionError:
-            pass
-    job.user_token_ciphertext = encrypt(token)
+        with contextlib.suppress(DecryptionError):
+            unchanged = same_secret(decrypt(job.user_token_ciphertext), ctx.token)
+    if not unchanged:
+        job.user_token_ciphertext = encrypt(ctx.token)
+    if job.status == WAITING:
+        job.status = "queued"
+        return True
+    return False
 
 
 def run_decision_job(job_id: int, clients: Clients, verifier: Verifier, *, pace: float = 0.0) -> None:
     """Background task body: decide every pending item of a job, committing after each so the tab sees progress.
 
-    Decisions are made with the decider's own token while it is valid, so Clockify records the real
-    approver; when it has expired (and the tab has not sent a fresh one) the installation token, which
-    acts as the workspace owner, finishes the job and the audit entry says so. Safe to run again: only
-    pending items are taken.
+    Every decision is made with the decider's own token, so Clockify records the real approver; there is
+    no fallback to the installation token. When the token lapses the job waits (the tab says so) until
+    the decider's tab hands over a fresh one. Before deciding, each request's owner and state are read
+    from Clockify, not taken from the mirror, and the decider must manage that owner. Before every step
+    the installation is looked at again: paused holds the job, removed or reinstalled ends it without a
+    call. Safe to run again: only pending items are taken.
     """
     job = db.session.get(DecisionJob, job_id)
     if job is None or job.status == "done":
         return
-    installation = db.session.scalar(sa.select(Installation).filter_by(workspace_id=job.workspace_id))
-    if installation is None or not installation.is_active:
-        for waiting in _items(job, "pending"):
-            fail_item(job, waiting, "Closeout is paused or removed on this workspace")
-        finish_job(job)
-        db.session.commit()
+    installation = _installation_of(job)
+    if installation is None:
+        return  # removed: DELETED takes the job with it, and no call is made with the old tokens
+    if not installation.is_active:
+        _hold(job, PAUSED)
         return
-    job.status = "running"
-    db.session.commit()
+    addon_id = installation.addon_id
     job_clients = _JobClients(job, installation, clients, verifier)
     try:
+        user = job_clients.for_user()
+        if user is None:
+            _hold(job, WAITING)
+            return
+        job.status = "running"
+        db.session.commit()
+        try:
+            checks = _Checks.read(job, installation, user, job_clients)
+        except UnauthorizedError:
+            db.session.rollback()
+            _hold(job, WAITING)
+            return
         while True:
-            db.session.refresh(job)
+            try:
+                db.session.refresh(job)
+            except sa.exc.InvalidRequestError:
+                db.session.rollback()
+                return  # the job is gone: the workspace was removed meanwhile
+            step = _step_allowed(job, addon_id)
+            if step != "go":
+                if step == PAUSED:
+                    _hold(job, PAUSED)
+                elif step == "reinstalled":
+                    for waiting in _items(job, "pending"):
+                        fail_item(job, waiting, "Closeout was reinstalled on this workspace; decide again.")
+                    finish_job(job)
+                    db.session.commit()
+                return
+            user = job_clients.for_user()
+            if user is None:
+                _hold(job, WAITING)
+                return
             item = next_item(job)
             db.session.commit()  # the claim is visible to any other run before Clockify is called
             if item is None:
                 break
-            user_client_ = job_clients.for_user()
+            refusal = checks.refusal(item)
+            if refusal is not None:
+                fail_item(job, item, refusal)
+                db.session.commit()
+                continue
             try:
-                if user_client_ is not None:
-                    try:
-                        apply_item(job, item, user_client_, "user")
-                    except UnauthorizedError:
-                        # The token expired between the check and the call. Closeout already checked the
-                        # decider may decide this request, so the installation's token finishes it.
-                        item.attempts -= 1
-                        apply_item(job, item, job_clients.for_installation(), "installation")
-                else:
-                    apply_item(job, item, job_clients.for_installation(), "installation")
+                apply_item(job, item, user, "user")
+            except UnauthorizedError:
+                # The decider's token stopped working between the check and the call: wait for a fresh one.
+                db.session.rollback()
+                item.status = "pending"
+                _hold(job, WAITING)
+                return
             except ClockifyError as exc:
                 # Rollback expires (not detaches) the job and item: they reload as committed.
                 db.session.rollback()
@@ -447,18 +545,90 @@ def run_decision_job(job_id: int, clients: Clients, verifier: Verifier, *, pace:
     db.session.commit()
 
 
+def _installation_of(job: DecisionJob) -> Installation | None:
+    return db.session.scalar(
+        sa.select(Installation).filter_by(workspace_id=job.workspace_id).execution_options(populate_existing=True)
+    )
+
+
+def _step_allowed(job: DecisionJob, addon_id: str) -> str:
+    """Whether the job may make its next call: "go", PAUSED, "removed" or "reinstalled"."""
+    installation = _installation_of(job)
+    if installation is None:
+        return "removed"
+    if installation.addon_id != addon_id:
+        return "reinstalled"
+    return "go" if installation.is_active else PAUSED
+
+
+def _hold(job: DecisionJob, status: str) -> None:
+    """Stop the job without failing anything: it goes on when its token is fresh or Closeout is active again."""
+    job.status = status
+    db.session.commit()
+    log.info("workspace %s: decision job %s is %s", job.workspace_id, job.id, status)
+
+
+@dataclass
+class _Checks:
+    """What Clockify says now about the job's subjects, and whom the decider manages now."""
+
+    job: DecisionJob
+    scope: Scope
+    requests: dict[str, RequestData]
+
+    @classmethod
+    def read(cls, job: DecisionJob, installation: Installation, user: Any, job_clients: _JobClients) -> _Checks:
+        directory = load_directory(
+            installation.workspace_id, job_clients.for_installation(), cache_key_for(installation)
+        )
+        viewer = Viewer(user_id=job.actor_user_id or "", role=job_clients.role)
+        requests: dict[str, RequestData] = {}
+        if job.action != "submit":
+            wanted = {item.subject_id for item in _items(job, "pending")}
+            # Read with the decider's own token: they see the requests they may decide. Only the states a
+            # decision needs are listed (PENDING, APPROVED), so a request found is in the right state.
+            requests = mirror.read_requests_in_state(user, REQUIRED_STATE[job.action], wanted)
+            for data in requests.values():
+                record_request(job.workspace_id, data)
+            db.session.commit()
+        return cls(job=job, scope=scope_for(viewer, directory), requests=requests)
+
+    def refusal(self, item: DecisionItem) -> str | None:
+        """Why this item must not be decided, or None."""
+        if self.job.action == "submit":
+            owner = item.subject_id
+        else:
+            data = self.requests.get(item.subject_id)
+            if data is None:
+                state = REQUIRED_STATE[self.job.action].lower()
+                return f"Clockify no longer has this request {state}; refresh and select again."
+            owner = data.user_id
+        if not self.scope.may_decide(owner):
+            log.warning(
+                "workspace %s: decision job %s refused an item about someone its decider does not manage",
+                self.job.workspace_id,
+                self.job.id,
+            )
+            return "You can only decide requests of people you manage."
+        return None
+
+
 class _JobClients:
-    """The Clockify clients a job decides with: the decider's (rebuilt when the tab hands over a fresh
-    token) and the installation's, each made once."""
+    """The Clockify clients a job uses: the decider's (rebuilt when the tab hands over a fresh token) to
+    decide, and the installation's only to read users and groups."""
 
     def __init__(self, job: DecisionJob, installation: Installation, clients: Clients, verifier: Verifier) -> None:
         self.job = job
         self.installation = installation
         self.clients = clients
         self.verifier = verifier
-        # (token ciphertext, client or None, token expiry as a Unix time)
-        self._user: tuple[str, Any, float] | None = None
+        # (token ciphertext, client or None, token claims)
+        self._user: tuple[str, Any, dict[str, Any]] | None = None
         self._installation: Any = None
+
+    @property
+    def role(self) -> Role:
+        return role_from_claim(self._user[2].get("workspaceRole") if self._user else None)
 
     def for_installation(self) -> Any:
         if self._installation is None:
@@ -466,6 +636,7 @@ class _JobClients:
         return self._installation
 
     def for_user(self) -> Any:
+        """The decider's client while their token is fresh, else None."""
         ciphertext = self.job.user_token_ciphertext
         if not ciphertext:
             return None
@@ -473,9 +644,9 @@ class _JobClients:
             if self._user is not None and self._user[1] is not None:
                 self._user[1].close()
             made = _user_client_for(self.job, self.installation, self.clients, self.verifier)
-            self._user = (ciphertext, *(made or (None, 0.0)))
-        _, client, expires = self._user
-        return client if client is not None and expires - time.time() >= TOKEN_MARGIN_SECONDS else None
+            self._user = (ciphertext, *(made or (None, {})))
+        _, client, claims = self._user
+        return client if client is not None and token_is_fresh(claims) else None
 
     def close(self) -> None:
         for client in (self._installation, self._user[1] if self._user else None):
@@ -485,8 +656,8 @@ class _JobClients:
 
 def _user_client_for(
     job: DecisionJob, installation: Installation, clients: Clients, verifier: Verifier
-) -> tuple[Any, float] | None:
-    """The decider's client and its token's expiry, or None when the stored token is unusable."""
+) -> tuple[Any, dict[str, Any]] | None:
+    """The decider's client and its token's claims, or None when the stored token is unusable."""
     if not job.user_token_ciphertext:
         return None
     try:
@@ -495,26 +666,26 @@ def _user_client_for(
         return None
     try:
         claims = verifier.verify(token, leeway=0)
+        check_kind(claims, TokenKind.USER)
     except AuthError:
         return None
-    if float(claims.get("exp") or 0) - time.time() < TOKEN_MARGIN_SECONDS:
+    ctx = context(token, claims, TokenKind.USER)
+    # The decider's token of this installation, and nobody else's.
+    if ctx.workspace_id != job.workspace_id or ctx.user_id != job.actor_user_id:
         return None
-    if claims.get("workspaceId") != job.workspace_id:
+    if ctx.addon_id and ctx.addon_id != installation.addon_id:
         return None
-    ctx = TokenContext(
-        kind=TokenKind.USER,
-        claims=claims,
-        token=token,
-        workspace_id=claims.get("workspaceId"),
-        addon_id=claims.get("addonId"),
-    )
-    return clients.for_user(ctx, installation, interactive=False), float(claims.get("exp") or 0)
+    if not token_is_fresh(claims):
+        return None
+    return clients.for_user(ctx, installation, interactive=False), claims
 
 
 def decision_error_message(exc: Exception) -> str:
     """What a person reads beside a failed decision: Clockify's reason, never a trace or a token."""
     if isinstance(exc, ForbiddenError):
-        return "Approvals need a Standard plan or higher, or the decider may not approve this person."
+        # One wording of the plan gate (clockify.errors.Feature); a 403 may also be the decider's rights.
+        gate = exc.feature.message if exc.feature is not None else "Clockify refused this decision."
+        return f"{gate} Otherwise the decider may not approve this person."
     if isinstance(exc, NotFoundError):
         return "Clockify no longer has this request."
     if isinstance(exc, RateLimitedError):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from ..extensions import db
 from ..platform.events import EventContext, FollowUp
 from ..platform.models import Installation
 from . import auto, decisions
@@ -14,23 +18,45 @@ from .mirror import RECONCILE_DAYS, fetch_requests, find_request_details, parse_
 
 log = logging.getLogger(__name__)
 
+# The worker task that reads a request a delivery named (see jobs.py).
+SYNC_TASK = "sync_approval_request"
+
 
 def on_approval_request(ctx: EventContext) -> None:
-    """Mirror the request (never regressing its state); a new pending request goes through auto-approval."""
-    data = parse_request(ctx.payload)
-    if data is None:
+    """A delivery only says that a request changed: queue a read of it from Clockify, which owns its owner
+    and state (anyone who can read a webhook's token can forge a delivery)."""
+    hint = parse_request(ctx.payload)
+    if hint is None:
         log.info("workspace %s: %s without a usable request; ignored", ctx.workspace_id, ctx.event_type)
         return
-    if ctx.event_type == "NEW_APPROVAL_REQUEST" and data.state == "PENDING":
-        rules = auto.rules_for(ctx.workspace_id)
-        if rules.enabled and not auto.already_decided(ctx.workspace_id, data.clockify_id):
-            client = ctx.client_factory()
-            details = find_request_details(client, data.clockify_id, data.period_start)
-            fetched = [(data, details)] if details is not None else []
-            if fetched:
-                auto.run(ctx.installation, client, fetched, rules, trigger="webhook")
-                return
-    record_request(ctx.workspace_id, data)
+    ctx.defer(SYNC_TASK, ctx.workspace_id, hint.clockify_id, hint.period_start.isoformat(), ctx.event_type)
+
+
+def sync_request(
+    workspace_id: str, request_id: str, period_start: str, event_type: str, client_for: Callable[[Installation], Any]
+) -> None:
+    """The read a delivery queued (in the worker, committed after): mirror the request as Clockify has it,
+    and send a new pending one through auto-approval."""
+    installation = db.session.scalar(sa.select(Installation).filter_by(workspace_id=workspace_id))
+    if installation is None or not installation.is_active:
+        return
+    try:
+        since = date.fromisoformat(period_start)
+    except ValueError:
+        return
+    rules = auto.rules_for(workspace_id)
+    db.session.rollback()  # no read transaction held open across the Clockify calls
+    client = client_for(installation)
+    details = find_request_details(client, request_id, since)
+    data = parse_request((details or {}).get("approvalRequest") or details) if details else None
+    if data is None:
+        log.info("workspace %s: %s names a request Clockify does not list; left alone", workspace_id, event_type)
+        return
+    new_and_pending = event_type == "NEW_APPROVAL_REQUEST" and data.state == "PENDING"
+    if new_and_pending and rules.enabled and not auto.already_decided(workspace_id, data.clockify_id):
+        auto.run(installation, client, [(data, details or {})], rules, trigger="webhook")
+        return
+    record_request(workspace_id, data, details)
 
 
 def reconcile_approvals(installation: Installation, client: Any) -> None:

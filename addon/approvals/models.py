@@ -95,7 +95,8 @@ class DecisionItem(db.Model):  # type: ignore[name-defined]
     job_id: Mapped[int] = mapped_column(sa.ForeignKey("decision_jobs.id", ondelete="CASCADE"), index=True)
     subject_id: Mapped[str] = mapped_column(sa.String(64))
     subject_name: Mapped[str | None] = mapped_column(sa.String(200))
-    # "pending", "running" (claimed by a worker), "done" or "failed".
+    # "pending", "running" (claimed by a worker), "done", "failed", or "skipped" (not in the state the
+    # decision needs when the job started; `error` says why).
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     error: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)

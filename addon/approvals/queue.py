@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..tokens import Role
 from ..workspace.directory import Directory
-from ..workspace.periods import Period, kind_of_request, last_closed_period, parse_period
+from ..workspace.periods import Period, last_closed_period, parse_period
 from .mirror import STATES
 from .models import ApprovalRequestRecord
 
@@ -232,13 +232,18 @@ def _sort_key(sort: str) -> Callable[[QueueRow], Any]:
     return keys.get(sort, keys["user"])
 
 
-def queue_version(workspace_id: str) -> str:
-    """Changes whenever a request in the mirror or a decision job changes: what an open tab polls."""
-    synced = db.session.scalar(
+def last_synced(workspace_id: str) -> datetime | None:
+    """When a request of the workspace was last written from Clockify."""
+    return db.session.scalar(
         sa.select(sa.func.max(ApprovalRequestRecord.synced_at)).where(
             ApprovalRequestRecord.workspace_id == workspace_id
         )
     )
+
+
+def queue_version(workspace_id: str) -> str:
+    """Changes whenever a request in the mirror or a decision job changes: what an open tab polls."""
+    synced = last_synced(workspace_id)
     count = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(ApprovalRequestRecord)
@@ -276,34 +281,12 @@ def missing_submissions(
     return sorted(missing, key=lambda m: m.name.lower())
 
 
-def infer_period_kind(workspace_id: str) -> tuple[str, str]:
-    """The workspace's approval period (kind, week start), read from its latest request.
-
-    Clockify's API does not expose the approval-period setting; every request spans exactly one period,
-    so the latest one tells it. Before any request exists: weekly from Monday.
-    """
-    record = db.session.scalar(
-        sa.select(ApprovalRequestRecord)
-        .filter_by(workspace_id=workspace_id)
-        .order_by(ApprovalRequestRecord.period_start.desc())
-        .limit(1)
-    )
-    if record is None:
-        return "WEEKLY", "MONDAY"
-    return kind_of_request(record.period_start, record.period_end)
-
-
-def choose_period(
-    workspace_id: str, value: str | None, today: date, *, kind: str | None = None, week_start: str | None = None
-) -> Period:
+def choose_period(value: str | None, today: date, *, kind: str, week_start: str) -> Period:
     """The period asked for (an ISO date inside it), else the last closed one.
 
-    `kind` is the workspace's approval period when Clockify told it; otherwise the latest request tells.
+    `kind` and `week_start` are the workspace's (preferences.workspace_info: the one place that works out the
+    approval period, from Clockify's workspace settings or its latest requests).
     """
-    inferred_kind, inferred_week_start = infer_period_kind(workspace_id)
-    if kind is None:
-        kind, week_start = inferred_kind, inferred_week_start if inferred_kind == "WEEKLY" else (week_start or "MONDAY")
-    week_start = week_start or "MONDAY"
     try:
         chosen = parse_period(value, kind, week_start)
     except ValueError:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, make_response, request
 
-from ..clockify.errors import ClockifyError, ForbiddenError, UnauthorizedError
+from ..clockify.errors import BudgetExceededError, ClockifyError, ForbiddenError, UnauthorizedError
 from ..errors import error_response
 from ..exceptions import ApprovalError
 from ..extensions import db
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("approvals", __name__)
 BASE = component_paths()["approvals.tab"]
-PLAN_MESSAGE = "Approvals need a Standard plan or higher."
 # Scheduling and reports run on UTC calendar days: totals per day are keyed by date.
 PERIOD_ZONE = "UTC"
 
@@ -69,9 +68,8 @@ def _view() -> View:
     # "Last closed" is judged on the workspace's clock: a viewer already in Monday somewhere east must not
     # default to a week nobody else has closed yet.
     today = datetime.now(UTC).astimezone(zone_or_utc(info.time_zone)).date()
-    kind = info.approval_period if info.period_source != "default" else None
     period = queues.choose_period(
-        installation.workspace_id, request.values.get("period"), today, kind=kind, week_start=info.week_start
+        request.values.get("period"), today, kind=info.approval_period, week_start=info.week_start
     )
     return View(installation, client, viewer, directory, queues.scope_for(viewer, directory), period)
 
@@ -118,8 +116,8 @@ def _queue_context(view: View, filters: queues.QueueFilters) -> dict[str, Any]:
 
 
 def _clockify_message(exc: ClockifyError, fallback: str) -> str:
-    if isinstance(exc, ForbiddenError) and "/approval-requests" in (exc.path or ""):
-        return PLAN_MESSAGE
+    if isinstance(exc, BudgetExceededError):
+        return f"Clockify is slow; showing what Closeout stored at {_last_read()}."
     if isinstance(exc, ForbiddenError) and exc.feature is not None:
         return exc.feature.message
     if isinstance(exc, UnauthorizedError):
@@ -172,6 +170,16 @@ def _sync(view: View) -> str | None:
     mirror.store_requests(view.installation.workspace_id, fetched)
     db.session.commit()
     return None
+
+
+def _last_read() -> str:
+    """When the mirror was last written from Clockify, in the viewer's format (HH:MM)."""
+    moment = queues.last_synced(g.installation.workspace_id)
+    if moment is None:
+        return "its last read"
+    prefs = g.get("preferences")
+    zone = zone_or_utc(getattr(prefs, "time_zone", None) or "UTC")
+    return moment.astimezone(zone).strftime("%H:%M")
 
 
 def _period_choices(current: Period) -> list[Period]:
@@ -231,6 +239,7 @@ def version() -> Response:
 @requires_user()
 def decide() -> Response:
     """Approve, reject or withdraw one request, a selection, or every request matching the filter."""
+    decisions.require_fresh_token(g.auth)
     view = _view()
     action = str(request.form.get("action") or "")
     if request.form.get("all") == "1":
@@ -246,7 +255,7 @@ def decide() -> Response:
     job = decisions.start_decisions(
         view.installation.workspace_id, view.viewer, view.scope, action, ids, request.form.get("note")
     )
-    decisions.store_user_token(job, g.auth.token)
+    decisions.store_user_token(job, g.auth)
     db.session.commit()
     return _started(job)
 
@@ -271,16 +280,18 @@ def job(job_id: int) -> Response:
     if not g.auth.is_admin and view_job.actor_user_id != g.auth.user_id:
         # Someone else's decisions name people this viewer may not see.
         raise ApprovalError("That decision job does not exist.", 404)
-    if view_job.actor_user_id == g.auth.user_id:
-        decisions.store_user_token(view_job, g.auth.token)
+    # The decider's fresh token goes to the job; a job that waited for one goes on.
+    resumed = decisions.store_user_token(view_job, g.auth)
     stalled = decisions.resume_if_stalled(view_job)
     db.session.commit()
-    if stalled:
+    if resumed or stalled:
         _queue_decisions(view_job.id)
     progress = decisions.job_progress(g.installation.workspace_id, job_id)
     response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
     if progress.finished and request.args.get("poll"):
-        summary = f"Approvals: {progress.done} done, {progress.failed} failed."
+        summary = f"Approvals: {progress.done} done, {progress.failed} failed" + (
+            f", {progress.skipped} skipped." if progress.skipped else "."
+        )
         trigger(
             response,
             {
@@ -295,9 +306,10 @@ def job(job_id: int) -> Response:
 @requires_user()
 def retry(job_id: int) -> Response:
     """Queue a finished job's failed decisions again."""
+    decisions.require_fresh_token(g.auth)
     view = _view()
     job = decisions.retry_failed(view.installation.workspace_id, job_id, view.viewer, view.scope)
-    decisions.store_user_token(job, g.auth.token)
+    decisions.store_user_token(job, g.auth)
     db.session.commit()
     return _started(job)
 
@@ -335,6 +347,7 @@ def missing() -> Response:
 @requires_user()
 def submit() -> Response:
     """Submit the period on behalf of one or many people."""
+    decisions.require_fresh_token(g.auth)
     view = _view()
     job = decisions.start_submissions(
         view.installation.workspace_id,
@@ -344,6 +357,6 @@ def submit() -> Response:
         request.form.getlist("user_ids"),
         view.directory,
     )
-    decisions.store_user_token(job, g.auth.token)
+    decisions.store_user_token(job, g.auth)
     db.session.commit()
     return toast(_started(job), "Submitting on behalf…", "info")

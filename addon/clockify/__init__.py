@@ -1,8 +1,18 @@
 """Closeout's Clockify API client: typed calls, one error tree, pacing to the rate limit, safe retries."""
 
-from .client import PAGE_SIZES, BulkResult, CallStats, ClockifyClient, invoice_put_body, iso, new_session
+from .client import (
+    PAGE_SIZES,
+    BulkResult,
+    CallStats,
+    ClockifyClient,
+    invoice_put_body,
+    iso,
+    new_session,
+    time_budget,
+)
 from .errors import (
     BadRequestError,
+    BudgetExceededError,
     ClockifyError,
     ConflictError,
     Feature,
@@ -21,6 +31,7 @@ __all__ = [
     "DEFAULT_RATE",
     "PAGE_SIZES",
     "BadRequestError",
+    "BudgetExceededError",
     "BulkResult",
     "CallStats",
     "ClockifyClient",
@@ -43,4 +54,5 @@ __all__ = [
     "limiter_for",
     "new_session",
     "pacing_for",
+    "time_budget",
 ]

@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
@@ -22,6 +24,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from . import payloads as p
 from .errors import (
     BadRequestError,
+    BudgetExceededError,
     ClockifyError,
     ConflictError,
     HTTPError,
@@ -43,7 +46,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
 
 # Largest page size per list. The API reference documents a maximum only for time-off lists (200) and
 # in-progress entries (1000); elsewhere it gives `>= 1` and no bound, so Closeout asks for the largest
-# size live clients report as accepted (platform.md §7.4 and the report appendix: 200 and 1000).
+# size live clients report as accepted (docs/clockify.md#paging: 200 and 1000).
 PAGE_SIZES: dict[str, int] = {
     "default": 200,
     "time_entries": 1000,
@@ -54,7 +57,7 @@ PAGE_SIZES: dict[str, int] = {
 }
 
 # A POST answered with a 5xx, a read timeout or a dropped connection may or may not have been applied
-# (Clockify ignores idempotency keys: platform.md "Known live-API quirks" 8). Such a POST is only
+# (Clockify ignores idempotency keys: docs/clockify.md#quirk-8). Such a POST is only
 # re-sent after a read shows it did not happen.
 Verify = Callable[[], Any]
 
@@ -144,6 +147,25 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     return max(0.0, when.timestamp() - now())
 
 
+# When the current page must stop waiting for Clockify (time.monotonic()), set by time_budget; clients
+# made while it is set keep it, whichever thread then calls.
+_deadline: ContextVar[float | None] = ContextVar("closeout_clockify_deadline", default=None)
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Give every Clockify call of the clients made inside this block `seconds` in all, then fail fast.
+
+    A page wraps its handling in this: with Clockify slow, it answers from what is stored within the
+    budget instead of holding a server thread for minutes (M-5).
+    """
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 class ClockifyClient:
     """Typed access to the Clockify API for one workspace and one token.
 
@@ -194,6 +216,7 @@ class ClockifyClient:
         self._bucket = bucket or workspace_id
         self._observer = observer
         self._stats_lock = threading.Lock()
+        self.deadline = _deadline.get()
         self._own_session = session is None
         self._session = session or new_session(pool_size)
         # Sent with each request rather than set on the session: one session (and its open connections)
@@ -238,6 +261,7 @@ class ClockifyClient:
     def _exchange(self, method: str, base: str, path: str, params: Any, body: Any) -> _Answer:
         """One paced HTTP exchange; raises the mapped error for any failure."""
         url = self._base(base) + path
+        timeout = self._timeout_within_budget(method, path)
         waited = self.limiter.acquire(self._bucket)
         started = self._clock()
         self._count(sent=1, waited=waited)
@@ -251,7 +275,7 @@ class ClockifyClient:
                 params=params,
                 json=body,
                 headers=self._headers,
-                timeout=self.timeout,
+                timeout=timeout,
                 allow_redirects=False,
             )
             status = response.status_code
@@ -282,6 +306,24 @@ class ClockifyClient:
             self._observer(method, where, status, seconds, waited)
         except Exception:  # an observer never fails a call
             log.debug("call observer failed", exc_info=True)
+
+    def _timeout_within_budget(self, method: str, path: str) -> tuple[float, float]:
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0.05:
+            raise BudgetExceededError(
+                "Clockify is slow to answer", method=method, path=path, maybe_applied=False, timeout=True
+            )
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
+
+    def _wait(self, seconds: float, method: str, path: str) -> None:
+        """Sleep before a retry, unless that would outlast the page's budget."""
+        if self.deadline is not None and time.monotonic() + seconds >= self.deadline:
+            raise BudgetExceededError(
+                "Clockify is slow to answer", method=method, path=path, maybe_applied=False, timeout=True
+            )
+        self._sleep(seconds)
 
     def _call(
         self,
@@ -319,13 +361,13 @@ class ClockifyClient:
                         raise
                     # Clockify may still be working on the attempt we stopped waiting for: give it time
                     # to land before reading, or the read misses it and the re-send duplicates it.
-                    self._sleep(max(self.settle_seconds, self._backoff(attempt)))
+                    self._wait(max(self.settle_seconds, self._backoff(attempt)), method, path)
                     found = verify()
                     if found is not None:
                         log.info("%s %s had taken effect before failing; not re-sent", method, path)
                         return _Answer(200, found, requests.structures.CaseInsensitiveDict())
                 else:
-                    self._sleep(self._backoff(attempt))
+                    self._wait(self._backoff(attempt), method, path)
                 ambiguous = ambiguous or maybe_applied
                 log.info(
                     "%s %s failed (%s); retrying (attempt %d)", method, path, exc.status or "transport", attempt + 1
@@ -351,48 +393,37 @@ class ClockifyClient:
         self,
         path: str,
         *,
+        parse: Callable[[dict[str, Any]], T],
+        page_size: int,
         params: dict[str, Any] | None = None,
-        page_size: int,
+        body: Callable[[int, int], dict[str, Any]] | None = None,
         items_key: str | None = None,
-        total_key: str | None = None,
-        base: str = "api",
-    ) -> Iterator[Any]:
-        """GET pages (`page`, `page-size`) until a short page, `total` or a `Last-Page` header says it is done."""
-        seen = 0
-        previous: list[Any] = []
-        for page in itertools.count(1):
-            query = {**(params or {}), "page": page, "page-size": page_size}
-            answer = self._call("GET", path, base=base, params=_clean(query))
-            items, total = _items(answer.data, items_key, total_key)
-            if _repeats(previous, items, path):
-                return
-            previous = items
-            yield from items
-            seen += len(items)
-            if _is_last(len(items), page_size, seen, total, answer.headers):
-                return
-
-    def _iter_posted_pages(
-        self,
-        path: str,
-        body: Callable[[int, int], dict[str, Any]],
-        *,
-        page_size: int,
-        items_key: str,
         total_key: str | None = None,
         total: Callable[[Any], int | None] | None = None,
         base: str = "api",
-    ) -> Iterator[Any]:
-        """Pages of a read-only POST that carries its paging in the body (reports, filtered lists)."""
+    ) -> Iterator[T]:
+        """Every item of a paged list, parsed, in as few calls as the answers allow.
+
+        A GET pages with `page`/`page-size` in the query; with `body(page, size)` it is a read-only POST that
+        carries its paging in the body (reports, filtered lists). Paging stops at a short page, at the total
+        (`total_key` in the answer, or `total(answer)`), at a `Last-Page` header, or when a page repeats the
+        previous one (docs/clockify.md#paging). Items that are not JSON objects are skipped.
+        """
         seen = 0
         previous: list[Any] = []
         for page in itertools.count(1):
-            answer = self._call("POST", path, base=base, json=body(page, page_size), idempotent=True)
+            if body is None:
+                query = {**(params or {}), "page": page, "page-size": page_size}
+                answer = self._call("GET", path, base=base, params=_clean(query))
+            else:
+                answer = self._call("POST", path, base=base, json=body(page, page_size), idempotent=True)
             items, listed_total = _items(answer.data, items_key, total_key)
             if _repeats(previous, items, path):
                 return
             previous = items
-            yield from items
+            for item in items:
+                if isinstance(item, dict):
+                    yield parse(item)
             seen += len(items)
             count = total(answer.data) if total else listed_total
             if _is_last(len(items), page_size, seen, count, answer.headers):
@@ -443,22 +474,20 @@ class ClockifyClient:
             "include-roles": "true" if include_roles else "false",
             "sort-column": "ID",
         }
-        for item in self._iter_pages(self._ws("/users"), params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.User.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/users"), params=params, page_size=PAGE_SIZES["default"], parse=p.User.from_api
+        )
 
     def iter_user_groups(self, *, include_team_managers: bool = False) -> Iterator[p.UserGroup]:
         """User groups; with `include_team_managers` each raw record also lists its team managers."""
         params = {"includeTeamManagers": "true" if include_team_managers else None}
-        for item in self._iter_pages(self._ws("/user-groups"), params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.UserGroup.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/user-groups"), params=params, page_size=PAGE_SIZES["default"], parse=p.UserGroup.from_api
+        )
 
     def iter_managers(self, user_id: str) -> Iterator[p.User]:
         path = self._ws(f"/users/{user_id}/managers")
-        for item in self._iter_pages(path, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.User.from_api(item)
+        yield from self._iter_pages(path, page_size=PAGE_SIZES["default"], parse=p.User.from_api)
 
     def get_managers(self, user_id: str) -> list[p.User]:
         return list(self.iter_managers(user_id))
@@ -468,15 +497,15 @@ class ClockifyClient:
 
     def iter_clients(self, *, archived: bool | None = None) -> Iterator[p.Client]:
         params = {"archived": _flag(archived)}
-        for item in self._iter_pages(self._ws("/clients"), params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.Client.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/clients"), params=params, page_size=PAGE_SIZES["default"], parse=p.Client.from_api
+        )
 
     def iter_projects(self, *, archived: bool | None = None, hydrated: bool = False) -> Iterator[p.Project]:
         params = {"archived": _flag(archived), "hydrated": _flag(hydrated)}
-        for item in self._iter_pages(self._ws("/projects"), params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.Project.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/projects"), params=params, page_size=PAGE_SIZES["default"], parse=p.Project.from_api
+        )
 
     # ------------------------------------------------------------------ approvals
 
@@ -491,13 +520,13 @@ class ClockifyClient:
         """Approval requests with their period totals.
 
         Only PENDING, APPROVED and WITHDRAWN_APPROVAL can be listed by status (clockify-api-v1.txt;
-        platform.md "Known live-API quirks" 5): rejected requests are not listable.
+        docs/clockify.md#quirk-5): rejected requests are not listable.
         """
         params = {"status": status, "sort-column": sort_column, "sort-order": sort_order}
         size = page_size or PAGE_SIZES["default"]
-        for item in self._iter_pages(self._ws("/approval-requests"), params=params, page_size=size):
-            if isinstance(item, dict):
-                yield p.ApprovalRequest.from_api(item)
+        yield from self._iter_pages(
+            self._ws("/approval-requests"), params=params, page_size=size, parse=p.ApprovalRequest.from_api
+        )
 
     def update_approval_request(self, request_id: str, state: str, note: str | None = None) -> p.ApprovalRequest:
         """Approve, reject or withdraw; a re-sent change that had already applied is recognised by reading back."""
@@ -564,9 +593,9 @@ class ClockifyClient:
             "in-progress": _flag(in_progress),
         }
         path = self._ws(f"/user/{user_id}/time-entries")
-        for item in self._iter_pages(path, params=params, page_size=page_size or PAGE_SIZES["time_entries"]):
-            if isinstance(item, dict):
-                yield p.TimeEntry.from_api(item)
+        yield from self._iter_pages(
+            path, params=params, page_size=page_size or PAGE_SIZES["time_entries"], parse=p.TimeEntry.from_api
+        )
 
     def get_time_entry(self, entry_id: str, *, hydrated: bool = False) -> p.TimeEntry:
         data = self.request("GET", self._ws(f"/time-entries/{entry_id}"), params={"hydrated": _flag(hydrated)})
@@ -580,7 +609,7 @@ class ClockifyClient:
         """Mark entries invoiced (or not).
 
         The documented `PATCH …/time-entries/invoiced` is the one that works; a `/bulk` variant some
-        clients use does not exist (platform.md "Known live-API quirks" 6).
+        clients use does not exist (docs/clockify.md#quirk-6).
         """
         ids = list(dict.fromkeys(entry_ids))
         if ids:
@@ -600,7 +629,7 @@ class ClockifyClient:
         """Every entry of a detailed report, paged by `detailedFilter.page/pageSize`.
 
         The report answers `totals[0].entriesCount`, which stops paging without an extra empty call;
-        its `duration` is in seconds (platform.md, report appendix), which `TimeEntry` accepts.
+        its `duration` is in seconds (docs/clockify.md#reports), which `TimeEntry` accepts.
         """
         size = page_size or PAGE_SIZES["detailed_report"]
 
@@ -614,11 +643,15 @@ class ClockifyClient:
             }
 
         path = self._ws("/reports/detailed")
-        for item in self._iter_posted_pages(
-            path, body, page_size=size, items_key="timeentries", total=_report_total, base="reports"
-        ):
-            if isinstance(item, dict):
-                yield p.TimeEntry.from_api(item)
+        yield from self._iter_pages(
+            path,
+            body=body,
+            page_size=size,
+            items_key="timeentries",
+            total=_report_total,
+            base="reports",
+            parse=p.TimeEntry.from_api,
+        )
 
     def summary_report(
         self,
@@ -651,11 +684,14 @@ class ClockifyClient:
             "sort-order": sort_order,
         }
         path = self._ws("/invoices")
-        for item in self._iter_pages(
-            path, params=params, page_size=PAGE_SIZES["default"], items_key="invoices", total_key="total"
-        ):
-            if isinstance(item, dict):
-                yield p.Invoice.from_api(item)
+        yield from self._iter_pages(
+            path,
+            params=params,
+            page_size=PAGE_SIZES["default"],
+            items_key="invoices",
+            total_key="total",
+            parse=p.Invoice.from_api,
+        )
 
     def iter_invoices_info(self, **filters: Any) -> Iterator[p.Invoice]:
         """Filtered invoice list (`POST …/invoices/info`); filters use the API's names (invoiceNumber, clients …)."""
@@ -663,15 +699,14 @@ class ClockifyClient:
         def body(page: int, size: int) -> dict[str, Any]:
             return {**filters, "page": page, "pageSize": size}
 
-        for item in self._iter_posted_pages(
+        yield from self._iter_pages(
             self._ws("/invoices/info"),
-            body,
+            body=body,
             page_size=PAGE_SIZES["default"],
             items_key="invoices",
             total_key="total",
-        ):
-            if isinstance(item, dict):
-                yield p.Invoice.from_api(item)
+            parse=p.Invoice.from_api,
+        )
 
     def find_invoice_by_number(self, number: str) -> p.Invoice | None:
         for invoice in self.iter_invoices_info(invoiceNumber=number, strictSearch=True):
@@ -695,7 +730,7 @@ class ClockifyClient:
     ) -> p.Invoice:
         """Create an invoice; never twice: an ambiguous failure is checked by looking the number up.
 
-        Create drops `note` and `subject` (platform.md "Known live-API quirks" 4), so they are set with a
+        Create drops `note` and `subject` (docs/clockify.md#quirk-4), so they are set with a
         follow-up update.
         """
         body = {
@@ -717,14 +752,15 @@ class ClockifyClient:
         if note is not None or subject is not None:
             changes = {k: v for k, v in (("note", note), ("subject", subject)) if v is not None}
             return self.update_invoice(invoice_id, changes)
-        return self.get_invoice(invoice_id)
+        # Nothing to follow up with: the create answer (CreateInvoiceDtoV1) names the invoice.
+        return p.Invoice.from_api(created)
 
     def update_invoice(self, invoice_id: str, changes: dict[str, Any]) -> p.Invoice:
         """Change some fields of an invoice, keeping the rest.
 
         `PUT …/invoices/{id}` replaces the whole document, and GET returns `tax`, `tax2` and `discount`
         times 100 while PUT takes `taxPercent`, `tax2Percent`, `discountPercent` as plain percents
-        (platform.md "Known live-API quirks" 1): read, convert, then write every field.
+        (docs/clockify.md#quirk-1): read, convert, then write every field.
         """
         current = _dict(self.request("GET", self._ws(f"/invoices/{invoice_id}")))
         body = invoice_put_body(current)
@@ -740,16 +776,14 @@ class ClockifyClient:
 
     def iter_invoice_payments(self, invoice_id: str) -> Iterator[p.Payment]:
         path = self._ws(f"/invoices/{invoice_id}/payments")
-        for item in self._iter_pages(path, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.Payment.from_api(item)
+        yield from self._iter_pages(path, page_size=PAGE_SIZES["default"], parse=p.Payment.from_api)
 
     def add_invoice_payment(
         self, invoice_id: str, amount: int, *, payment_date: datetime | date | str, note: str | None = None
     ) -> p.Payment | None:
         """Record a payment (amount in minor units) and return it.
 
-        Clockify answers with the invoice, not the payment (platform.md "Known live-API quirks" 3): the
+        Clockify answers with the invoice, not the payment (docs/clockify.md#quirk-3): the
         payment is the one listed after and not before. The same difference tells whether an ambiguous
         attempt already recorded it.
         """
@@ -802,14 +836,12 @@ class ClockifyClient:
             "sort-order": sort_order,
         }
         path = self._ws("/scheduling/assignments/all")
-        for item in self._iter_pages(path, params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield p.Assignment.from_api(item)
+        yield from self._iter_pages(path, params=params, page_size=PAGE_SIZES["default"], parse=p.Assignment.from_api)
 
     def get_project_totals(
         self, project_id: str, start: datetime | date | str, end: datetime | date | str
     ) -> dict[str, Any]:
-        """One project's scheduled totals: a GET (platform.md "Known live-API quirks" 7)."""
+        """One project's scheduled totals: a GET (docs/clockify.md#quirk-7)."""
         path = self._ws(f"/scheduling/assignments/projects/totals/{project_id}")
         return _dict(self.request("GET", path, params={"start": iso(start), "end": iso(end)}))
 
@@ -822,9 +854,9 @@ class ClockifyClient:
             return _clean({"start": iso(start), "end": iso(end), "search": search, "page": page, "pageSize": size})
 
         path = self._ws("/scheduling/assignments/projects/totals")
-        for item in self._iter_posted_pages(path, body, page_size=PAGE_SIZES["scheduling_totals"], items_key=""):
-            if isinstance(item, dict):
-                yield item
+        yield from self._iter_pages(
+            path, body=body, page_size=PAGE_SIZES["scheduling_totals"], items_key="", parse=_same
+        )
 
     def iter_users_totals(
         self,
@@ -847,18 +879,16 @@ class ClockifyClient:
             }
 
         path = self._ws("/scheduling/assignments/user-filter/totals")
-        for item in self._iter_posted_pages(path, body, page_size=PAGE_SIZES["scheduling_totals"], items_key=""):
-            if isinstance(item, dict):
-                yield item
+        yield from self._iter_pages(
+            path, body=body, page_size=PAGE_SIZES["scheduling_totals"], items_key="", parse=_same
+        )
 
     def iter_user_totals(
         self, user_id: str, start: datetime | date | str, end: datetime | date | str
     ) -> Iterator[dict[str, Any]]:
         path = self._ws(f"/scheduling/assignments/users/{user_id}/totals")
         params = {"start": iso(start), "end": iso(end)}
-        for item in self._iter_pages(path, params=params, page_size=PAGE_SIZES["default"]):
-            if isinstance(item, dict):
-                yield item
+        yield from self._iter_pages(path, params=params, page_size=PAGE_SIZES["default"], parse=_same)
 
     def publish_assignments(
         self,
@@ -948,7 +978,7 @@ class ClockifyClient:
         users: Iterable[str] | None = None,
         user_groups: Iterable[str] | None = None,
     ) -> Iterator[p.TimeOffRequest]:
-        """Time-off requests. The listing is a POST (a GET answers 405: platform.md "Known live-API quirks" 10)."""
+        """Time-off requests. The listing is a POST (a GET answers 405: docs/clockify.md#quirk-10)."""
 
         def body(page: int, size: int) -> dict[str, Any]:
             return _clean(
@@ -963,15 +993,14 @@ class ClockifyClient:
                 }
             )
 
-        for item in self._iter_posted_pages(
+        yield from self._iter_pages(
             self._ws("/time-off/requests"),
-            body,
+            body=body,
             page_size=PAGE_SIZES["time_off"],
             items_key="requests",
             total_key="count",
-        ):
-            if isinstance(item, dict):
-                yield p.TimeOffRequest.from_api(item)
+            parse=p.TimeOffRequest.from_api,
+        )
 
     # ------------------------------------------------------------------ webhooks
 
@@ -1016,7 +1045,7 @@ class ClockifyClient:
     # ------------------------------------------------------------------ add-on settings
 
     def get_addon_settings(self) -> dict[str, Any]:
-        """Structured add-on settings (`GET {backendUrl}/addon/workspaces/{ws}/settings`, platform.md §5)."""
+        """Structured add-on settings (`GET {backendUrl}/addon/workspaces/{ws}/settings`, docs/clockify.md#settings)."""
         return _dict(self.request("GET", f"/addon/workspaces/{self.workspace_id}/settings"))
 
     def update_addon_settings(self, values: dict[str, Any]) -> Any:
@@ -1029,7 +1058,7 @@ class ClockifyClient:
 
 
 def invoice_put_body(current: dict[str, Any]) -> dict[str, Any]:
-    """A full `PUT …/invoices/{id}` body from a GET answer (platform.md "Known live-API quirks" 1).
+    """A full `PUT …/invoices/{id}` body from a GET answer (docs/clockify.md#quirk-1).
 
     GET's `tax`, `tax2`, `discount` are percent times 100 (10% reads 1000); PUT's `…Percent` fields are plain.
     """
@@ -1072,6 +1101,10 @@ def _transport_error(exc: requests.exceptions.RequestException, method: str, pat
     return TransportError(
         f"Clockify did not answer ({kind})", method=method, path=path, maybe_applied=not connect_failed, timeout=timeout
     )
+
+
+def _same(item: dict[str, Any]) -> dict[str, Any]:
+    return item
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
@@ -1136,7 +1169,7 @@ def _is_last(count: int, page_size: int, seen: int, total: int | None, headers: 
         return True
     if total is not None and seen >= total:
         return True
-    # Some lists are reported to carry Last-Page instead of a total (platform.md "Known live-API quirks" 9).
+    # Some lists are reported to carry Last-Page instead of a total (docs/clockify.md#quirk-9).
     last_page = str(headers.get("Last-Page", "")).strip().lower()
     return last_page in ("true", "1", "yes")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 # Which Closeout feature a refused path belongs to, and the lowest Clockify plan that has it.
 # The UI uses this to say "Approvals need a Standard plan or higher" instead of a bare 403
-# (403 covers scope, role, plan and disabled features alike: platform.md §7.3).
+# (403 covers scope, role, plan and disabled features alike: docs/clockify.md#errors).
 _FEATURES: tuple[tuple[str, str, str, str | None], ...] = (
     # (path fragment, feature key, feature name, plan that includes it)
     ("/approval-requests", "approvals", "Approvals", "Standard"),
@@ -85,6 +85,10 @@ class TransportError(ClockifyError):
         self.timeout = timeout
 
 
+class BudgetExceededError(TransportError):
+    """The page's time for Clockify calls ran out (see client.time_budget): render from what is stored."""
+
+
 class HTTPError(ClockifyError):
     """Clockify answered with an error status."""
 
@@ -94,7 +98,7 @@ class BadRequestError(HTTPError):
 
 
 class UnauthorizedError(HTTPError):
-    """401: bad or revoked token, or (as observed live, platform.md §7.3 [FORUM46]) a missing scope."""
+    """401: bad or revoked token, or (as observed live, docs/clockify.md#errors) a missing scope."""
 
     status = 401
 
@@ -146,7 +150,7 @@ _BY_STATUS: dict[int, type[HTTPError]] = {
 
 
 def message_from_body(body: bytes, reason: str) -> tuple[str, Any]:
-    """Clockify's `{"message", "code"}` error body (platform.md §7.3, third-party) — or whatever came back."""
+    """Clockify's `{"message", "code"}` error body (docs/clockify.md#errors, third-party) — or whatever came back."""
     text = body.decode("utf-8", "replace").strip() if body else ""
     if text:
         try:

@@ -55,6 +55,18 @@ def _str(data: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
+def number(value: Any) -> float:
+    """A finite number from an API field that may be missing, a string, or junk (0 then: NaN and infinities
+    too); booleans are not numbers."""
+    if isinstance(value, bool):
+        return 0.0
+    try:
+        parsed = float(value) if isinstance(value, int | float) else float(str(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return parsed if math.isfinite(parsed) else 0.0
+
+
 def to_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -237,6 +249,8 @@ class ApprovalRequest:
     period_end: datetime | None
     owner_time_zone: str | None
     updated_at: datetime | None
+    updated_by: str | None
+    updated_by_name: str | None
     tracked_seconds: int | None
     billable_seconds: int | None
     billable_amount: int | None
@@ -258,9 +272,11 @@ class ApprovalRequest:
             note=_str(status, "note"),
             period_start=parse_datetime(dates.get("start")),
             period_end=parse_datetime(dates.get("end")),
-            # The API's DTO spells owner.timeZone, the webhook sample owner.timezone (platform.md §7.3).
+            # The API's DTO spells owner.timeZone, the webhook sample owner.timezone (docs/clockify.md#approvals).
             owner_time_zone=_str(owner, "timeZone", "timezone"),
             updated_at=parse_datetime(status.get("updatedAt")),
+            updated_by=_str(status, "updatedBy"),
+            updated_by_name=_str(status, "updatedByUserName"),
             tracked_seconds=parse_duration(d.get("trackedTime")),
             billable_seconds=parse_duration(d.get("billableTime")),
             billable_amount=to_int(d.get("billableAmount")),
@@ -312,7 +328,7 @@ class TimeEntry:
 
     @property
     def amount(self) -> int | None:
-        """Reports carry the entry's amount (minor units) directly (platform.md appendix)."""
+        """Reports carry the entry's amount (minor units) directly (docs/clockify.md#reports)."""
         return to_int(self.raw.get("amount"))
 
 
@@ -441,9 +457,25 @@ class TimeOffRequest:
             _str(as_dict(d.get("status")), "statusType"),
             parse_datetime(period.get("start")),
             parse_datetime(period.get("end")),
-            bool(d.get("halfDay")),
+            # The listing nests halfDay in timeOffPeriod (TimeOffRequestPeriodDto); the webhook carries it on top.
+            bool(as_dict(d.get("timeOffPeriod")).get("halfDay", d.get("halfDay"))),
             d,
         )
+
+    @property
+    def time_unit(self) -> str:
+        """DAYS or HOURS (TimeOffRequestFullV1Dto.timeUnit); DAYS when not said."""
+        return str(self.raw.get("timeUnit") or "DAYS").upper()
+
+    @property
+    def time_zone(self) -> str | None:
+        return _str(self.raw, "userTimeZone", "timeZone")
+
+    @property
+    def half_day_hours(self) -> tuple[datetime | None, datetime | None]:
+        """The hours a half day covers (timeOffPeriod.halfDayHours), when Clockify gives them."""
+        hours = as_dict(as_dict(self.raw.get("timeOffPeriod")).get("halfDayHours"))
+        return parse_datetime(hours.get("start")), parse_datetime(hours.get("end"))
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,11 @@ from ..approvals.queue import NOT_SUBMITTED
 from ..extensions import db, utcnow
 from ..formatting import zone_or_utc
 from ..platform.models import Installation
+from ..scheduling.capacity import net_capacity
 from ..settings.schema import utilization_band
 from ..settings.store import Settings
 from ..workspace import totals
+from ..workspace.directory import load_directory
 from ..workspace.periods import Period, period_containing
 from ..workspace.preferences import WorkspaceInfo
 from .models import DashboardSnapshot
@@ -98,11 +100,25 @@ def compute(client: Any, info: WorkspaceInfo, settings: Settings, now: datetime 
     requests = _requests(client, periods.previous.start)
     invoices = _overdue_invoices(client, now.astimezone(zone).date())
     under, over = settings["scheduling.under_max_percent"], settings["scheduling.over_min_percent"]
+    # Capacity is the schedule tab's: net of holidays and approved time off, so both count alike.
+    directory = load_directory(client.workspace_id, client)
+    spans = [(p.start, p.end) for p in (periods.current, periods.previous)]
+    plans = {span: totals.people_capacity(client, *span) for span in spans}
+    net = net_capacity(client, plans[spans[0]] | plans[spans[1]], spans, directory, info.time_zone)
     result: dict[str, Any] = {}
     for which, period in (("current", periods.current), ("previous", periods.previous)):
         bounds = period.utc_bounds(info.time_zone)
         tracked = totals.tracked_people(client, bounds)
-        scheduled = totals.scheduled_by_user(client, period, bounds)
+        span = (period.start, period.end)
+        scheduled = {
+            user_id: totals.ScheduledPerson(
+                name=person.name,
+                status=person.status,
+                scheduled=sum(person.scheduled_by_day.values()),
+                capacity=net[span].get(user_id, 0),
+            )
+            for user_id, person in plans[span].items()
+        }
         unbilled = [asdict(row) for row in totals.unbilled_by_client(client, bounds)]
         in_period = [r for r in requests if period.start <= r.period_start <= period.end]
         pending = sum(1 for r in in_period if r.state == "PENDING")

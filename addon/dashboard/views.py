@@ -7,13 +7,12 @@ import threading
 import time
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g
 
 from ..clockify import ClockifyError
 from ..extensions import db, utcnow
-from ..htmx import render, toast
+from ..htmx import host_base, render, toast
 from ..manifest import component_paths
 from ..platform.clients import clients_for
 from ..platform.models import Installation
@@ -31,24 +30,6 @@ PATH = component_paths()["sidebar"]
 
 def _clients() -> Any:
     return clients_for(current_app._get_current_object())  # type: ignore[attr-defined]
-
-
-def host_base(auth: TokenContext) -> str:
-    """Where Clockify's own pages live, for links that leave the iframe (target=_top).
-
-    CLOCKIFY_APP_URL wins; otherwise it follows the token's API host: https://api.clockify.me/api gives
-    https://app.clockify.me, and the sandbox's http://host:port/api gives http://host:port.
-    """
-    configured = current_app.config.get("CLOCKIFY_APP_URL")
-    if configured:
-        return str(configured).rstrip("/")
-    backend = urlsplit(auth.backend_url or g.installation.api_url or "")
-    host = backend.netloc
-    if host.startswith("api."):
-        host = "app." + host[len("api.") :]
-    if not backend.scheme or not host:
-        return "https://app.clockify.me"
-    return f"{backend.scheme}://{host}"
 
 
 # A stale board polls the page every few seconds; while Clockify fails, retrying on each poll would only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -11,10 +12,12 @@ import requests
 from flask import Flask
 
 from ..clockify import DEFAULT_RATE, ClockifyClient, Limiter, limiter_for, new_session
-from ..crypto import decrypt
+from ..crypto import DecryptionError, decrypt
+from ..exceptions import AuthError
 from ..extensions import once_per_app
+from ..hosts import parse_hosts, require_allowed
 from ..metrics import observe_clockify_call
-from ..tokens import TokenContext
+from ..tokens import TokenContext, TokenKind, Verifier
 from .models import Installation
 
 # A person is waiting for the page: retry once, briefly, then let the page say Clockify is unavailable
@@ -34,6 +37,8 @@ class Clients:
 
     def __init__(self, config: Mapping[str, Any], *, max_sessions: int = 256) -> None:
         self._rate = float(config.get("CLOCKIFY_RATE_LIMIT") or DEFAULT_RATE)
+        # Every client is built here, so every token Closeout sends passes this allow-list (rule 3).
+        self.api_hosts = parse_hosts(config.get("CLOCKIFY_API_HOSTS"))
         self._redis_url = config.get("REDIS_URL") or None
         self._max_sessions = max_sessions
         self._sessions: OrderedDict[tuple[str, str], requests.Session] = OrderedDict()
@@ -61,6 +66,38 @@ class Clients:
         reports_url = (ctx.reports_url or installation.reports_url or "").rstrip("/") or None
         return self._client(installation.workspace_id, api_url, reports_url, ctx.token, interactive)
 
+    def for_stored_token(
+        self, ciphertext: str | None, installation: Installation, verifier: Verifier, *, margin: float
+    ) -> tuple[ClockifyClient, float] | None:
+        """A background job's client acting as the person who started it, from their stored (encrypted)
+        token, and the token's expiry; None when the token is unreadable, foreign or valid for less than
+        `margin` seconds (the job then waits for, or does without, a fresh one)."""
+        if not ciphertext:
+            return None
+        try:
+            token = decrypt(ciphertext)
+            claims = verifier.verify(token, leeway=0)
+        except (DecryptionError, AuthError):
+            return None
+        expires = float(claims.get("exp") or 0)
+        if expires - time.time() < margin or claims.get("workspaceId") != installation.workspace_id:
+            return None
+        ctx = TokenContext(
+            kind=TokenKind.USER,
+            claims=claims,
+            token=token,
+            workspace_id=claims.get("workspaceId"),
+            addon_id=claims.get("addonId"),
+        )
+        return self.for_user(ctx, installation, interactive=False), expires
+
+    def probe(self, workspace_id: str, api_url: str, token: str) -> ClockifyClient:
+        """A one-off client for a token Closeout does not hold yet (INSTALLED's), failing fast."""
+        client = self._client(workspace_id, api_url, None, token, interactive=True)
+        client.timeout = (2.0, 3.0)
+        client.max_retries = 0
+        return client
+
     def forget(self, workspace_id: str) -> None:
         """Close and drop the workspace's sessions (DELETED, a reinstall)."""
         with self._lock:
@@ -83,6 +120,9 @@ class Clients:
     def _client(
         self, workspace_id: str, api_url: str, reports_url: str | None, token: str, interactive: bool
     ) -> ClockifyClient:
+        require_allowed(api_url, self.api_hosts, "the API URL")
+        if reports_url:
+            require_allowed(reports_url, self.api_hosts, "the reports URL")
         return ClockifyClient(
             api_url,
             reports_url,

@@ -283,3 +283,17 @@ def totals() -> dict[str, int]:
     rows = db.session.execute(sa.select(InboxEvent.status, sa.func.count()).group_by(InboxEvent.status)).all()
     found = {str(status): int(n) for status, n in rows}
     return {status: found.get(status, 0) for status in STATUSES}
+
+
+def prune(retention_days: float, now: datetime | None = None, limit: int = 5000) -> int:
+    """Delete processed events (done, skipped) older than the retention; dead letters stay for admins."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    ids = db.session.scalars(
+        sa.select(InboxEvent.id)
+        .where(InboxEvent.status.in_((DONE, SKIPPED)), InboxEvent.processed_at < cutoff)
+        .limit(limit)
+    ).all()
+    if not ids:
+        return 0
+    db.session.execute(sa.delete(InboxEvent).where(InboxEvent.id.in_(ids)).execution_options(synchronize_session=False))
+    return len(ids)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from .. import hosts, inputs
 from ..crypto import DecryptionError, decrypt, digest, encrypt, same_secret
-from ..exceptions import AuthError, PayloadError
+from ..exceptions import AuthError, BadRequestError, PayloadError
 from ..extensions import db
 from ..tokens import TokenContext
-from .models import Installation, LifecycleEvent, WebhookSubscription
+from .models import Installation, LifecycleEvent, RemovedInstallation, UsedLifecycleToken, WebhookSubscription
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +43,65 @@ def record_lifecycle(workspace_id: str, event_type: str, body: dict[str, Any]) -
     )
 
 
-def parse_installed(body: dict[str, Any]) -> InstalledPayload:
-    """Validate an INSTALLED body (platform.md §2, corrected sample); unknown fields are ignored."""
+# Bounds of an INSTALLED body: the columns it lands in, and far more than Clockify sends.
+TOKEN_MAX = 8192
+WEBHOOKS_MAX = 100
+SETTINGS_MAX_BYTES = 64 * 1024
+
+
+def parse_installed(body: dict[str, Any], api_hosts: tuple[str, ...]) -> InstalledPayload:
+    """Validate an INSTALLED body (docs/clockify.md#lifecycle); unknown fields are ignored.
+
+    Strict: ids are id-shaped text, tokens and URLs bounded, and apiUrl an allow-listed Clockify host
+    (CLOCKIFY_API_HOSTS): every installation-token call goes there.
+    """
     missing = [k for k in ("workspaceId", "addonId", "authToken", "apiUrl") if not _nonempty_str(body.get(k))]
     if missing:
         raise PayloadError("missing or empty: " + ", ".join(missing))
+    try:
+        workspace_id = str(inputs.identifier(body["workspaceId"], "workspaceId"))
+        addon_id = str(inputs.identifier(body["addonId"], "addonId"))
+        auth_token = str(inputs.text(body["authToken"], "authToken", max_length=TOKEN_MAX))
+        as_user = inputs.identifier(body.get("asUser"), "asUser", required=False)
+        addon_user_id = inputs.identifier(body.get("addonUserId"), "addonUserId", required=False)
+    except BadRequestError as exc:
+        raise PayloadError(exc.message) from exc
     api_url = body["apiUrl"].rstrip("/")
     if urlsplit(api_url).scheme not in ("http", "https"):
         raise PayloadError("apiUrl must be an http(s) URL")
+    try:
+        hosts.require_allowed(api_url, api_hosts, "apiUrl")
+    except hosts.UntrustedHostError as exc:
+        raise PayloadError(exc.message) from exc
     webhooks = body.get("webhooks") or []
     if not isinstance(webhooks, list) or not all(isinstance(w, dict) for w in webhooks):
         raise PayloadError("webhooks must be a list of objects")
+    if len(webhooks) > WEBHOOKS_MAX:
+        raise PayloadError(f"webhooks lists more than {WEBHOOKS_MAX} entries")
     # A reinstall replaces the stored webhook tokens: refuse the whole body rather than keep a partial set.
     for hook in webhooks:
-        if not _nonempty_str(hook.get("authToken")) or not _nonempty_str(hook.get("path") or hook.get("url")):
+        token, path = hook.get("authToken"), hook.get("path") or hook.get("url")
+        if not _nonempty_str(token) or not _nonempty_str(path):
             raise PayloadError("every webhooks entry needs a path and an authToken")
+        if len(token) > TOKEN_MAX or len(path) > hosts.MAX_URL_LENGTH:
+            raise PayloadError("a webhooks entry is longer than Closeout stores")
     return InstalledPayload(
-        workspace_id=body["workspaceId"],
-        addon_id=body["addonId"],
-        auth_token=body["authToken"],
+        workspace_id=workspace_id,
+        addon_id=addon_id,
+        auth_token=auth_token,
         api_url=api_url,
-        as_user=body.get("asUser") if _nonempty_str(body.get("asUser")) else None,
-        addon_user_id=body.get("addonUserId") if _nonempty_str(body.get("addonUserId")) else None,
+        as_user=as_user,
+        addon_user_id=addon_user_id,
         webhooks=webhooks,
     )
+
+
+def token_urls(claims: dict[str, Any], api_hosts: tuple[str, ...]) -> None:
+    """The API hosts a token names (backendUrl, reportsUrl) must be allow-listed, like apiUrl."""
+    for name in ("backendUrl", "reportsUrl"):
+        value = claims.get(name)
+        if value is not None:
+            hosts.require_allowed(value.rstrip("/") if isinstance(value, str) else value, api_hosts, name)
 
 
 def _nonempty_str(value: Any) -> bool:
@@ -119,7 +155,7 @@ def _match_webhooks(webhooks: list[dict[str, Any]], manifest_webhooks: dict[str,
     """Pair each INSTALLED webhook with its manifest event.
 
     The INSTALLED sample gives `path` as a full URL, the webhooks page as the manifest path
-    (platform.md §2 field notes), so match on the URL's path either way; an explicit event field,
+    (docs/clockify.md#lifecycle), so match on the URL's path either way; an explicit event field,
     when Clockify sends one, wins.
     """
     by_path = {path: event for event, path in manifest_webhooks.items()}
@@ -137,29 +173,109 @@ def _match_webhooks(webhooks: list[dict[str, Any]], manifest_webhooks: dict[str,
     return list(matched.values())
 
 
-def set_status(installation: Installation, status: str) -> None:
+def set_status(installation: Installation, status: Any) -> None:
     """STATUS_CHANGED: ACTIVE resumes, INACTIVE pauses every component, webhook and job."""
-    if status not in ("ACTIVE", "INACTIVE"):
+    if not isinstance(status, str) or status not in ("ACTIVE", "INACTIVE"):
         raise PayloadError("status must be ACTIVE or INACTIVE")
     installation.is_active = status == "ACTIVE"
     installation.status_changed_at = datetime.now(UTC)
 
 
 def store_clockify_settings(installation: Installation, settings: Any) -> None:
-    """SETTINGS_UPDATED: Closeout's settings are self-hosted, but keep what Clockify sends."""
+    """SETTINGS_UPDATED: Closeout's settings are self-hosted, but keep what Clockify sends (bounded)."""
     if settings is not None and not isinstance(settings, list | dict):
         raise PayloadError("settings must be a list or an object")
+    if len(json.dumps(settings)) > SETTINGS_MAX_BYTES:
+        raise PayloadError("settings are larger than Closeout keeps")
     installation.clockify_settings = settings
     installation.settings_updated_at = datetime.now(UTC)
 
 
-def uninstall(workspace_id: str) -> int:
-    """DELETED: remove every row of every table that holds this workspace's data."""
+def uninstall(workspace_id: str, addon_id: str | None) -> int:
+    """DELETED: remove every row of every table that holds this workspace's data, and keep a tombstone of
+    the installation so its tokens are never accepted again (M-2).
+
+    The installation row is locked first: a request that writes for the workspace (a settings save)
+    either finishes before the purge, which then removes what it wrote, or finds the installation gone.
+    """
+    db.session.execute(
+        sa.select(Installation.id).where(Installation.workspace_id == workspace_id).with_for_update()
+    ).all()
+    if addon_id and not is_removed(addon_id):
+        db.session.add(RemovedInstallation(addon_id=addon_id[:64]))
     removed = 0
     for table in reversed(workspace_tables()):
         result = db.session.execute(sa.delete(table).where(table.c.workspace_id == workspace_id))
         removed += getattr(result, "rowcount", 0) or 0
     return removed
+
+
+def is_removed(addon_id: str | None) -> bool:
+    """Whether DELETED removed the installation with this addonId."""
+    if not addon_id:
+        return False
+    return db.session.scalar(sa.select(RemovedInstallation.id).filter_by(addon_id=addon_id).limit(1)) is not None
+
+
+def lock_active(workspace_id: str) -> Installation | None:
+    """The workspace's installation, locked until commit, if it is still there and active.
+
+    A request that writes for a workspace calls this in its transaction: DELETED locks the same row
+    before purging, so the two never interleave (M-4).
+    """
+    installation = db.session.scalar(
+        sa.select(Installation)
+        .filter_by(workspace_id=workspace_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return installation if installation is not None and installation.is_active else None
+
+
+def consume_lifecycle_token(token: str, claims: dict[str, Any], max_age_seconds: float) -> None:
+    """Accept a lifecycle token once: it must be recent, and is remembered until it expires (L-4).
+
+    Flushed at once so that of two requests racing with one token, the second is refused here (the
+    unique digest) rather than at its commit.
+    """
+    now = datetime.now(UTC)
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if exp is not None:
+        expires_at: datetime | None = datetime.fromtimestamp(float(exp), UTC)
+    elif iat is not None:
+        issued = datetime.fromtimestamp(float(iat), UTC)
+        if (now - issued).total_seconds() > max_age_seconds:
+            raise AuthError("lifecycle token is too old")
+        expires_at = issued + timedelta(seconds=max_age_seconds)
+    else:
+        expires_at = None  # never expires: remembered for good
+    token_key = digest(token)
+    used = sa.select(UsedLifecycleToken.id).filter_by(token_digest=token_key).limit(1)
+    if db.session.scalar(used) is not None:
+        raise AuthError("lifecycle token was already used")
+    try:
+        with db.session.begin_nested():
+            db.session.add(UsedLifecycleToken(token_digest=token_key, expires_at=expires_at))
+    except sa.exc.IntegrityError as exc:
+        raise AuthError("lifecycle token was already used") from exc
+
+
+def moves_installation(installation: Installation, payload: InstalledPayload) -> bool:
+    """Whether INSTALLED would move the workspace's installation to another addonId or API host."""
+    return installation.addon_id != payload.addon_id or _host(installation.api_url) != _host(payload.api_url)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def prune_used_tokens(now: datetime | None = None) -> int:
+    """Forget used lifecycle tokens that have expired (they no longer verify anyway)."""
+    result = db.session.execute(
+        sa.delete(UsedLifecycleToken).where(UsedLifecycleToken.expires_at < (now or datetime.now(UTC)))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def active_installations() -> list[Installation]:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -328,4 +329,39 @@ def _delivery_insert(dialect: str, rows: int) -> Any:
         .from_select(columns, selects[0] if rows == 1 else sa.union_all(*selects))
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(InboxEvent.id, InboxEvent.dedupe_key)
+    )
+
+
+class IntakeLimiter:
+    """Deliveries per second one webhook token may make, as a token bucket per token digest (in-process).
+
+    A burst of five seconds' worth passes (a bulk approval sends one delivery per request); beyond that a
+    flood from one token is answered 429 before anything is stored.
+    """
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, rate: float, burst_seconds: float = 5.0) -> None:
+        self.rate = max(rate, 0.1)
+        self.capacity = self.rate * burst_seconds
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            level, at = self._buckets.get(key, (self.capacity, now))
+            level = min(self.capacity, level + (now - at) * self.rate)
+            if len(self._buckets) >= self.MAX_KEYS and key not in self._buckets:
+                self._buckets.clear()
+            if level < 1:
+                self._buckets[key] = (level, now)
+                return False
+            self._buckets[key] = (level - 1, now)
+            return True
+
+
+def limiter_for(app: Flask) -> IntakeLimiter:
+    return once_per_app(
+        app, "closeout_intake_limiter", lambda app: IntakeLimiter(app.config["WEBHOOK_RATE_PER_SECOND"])
     )

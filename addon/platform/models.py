@@ -37,10 +37,14 @@ class Installation(db.Model):  # type: ignore[name-defined]
 
 
 class WebhookSubscription(db.Model):  # type: ignore[name-defined]
-    """A webhook Clockify delivers to us and the fixed token it signs every delivery with."""
+    """A webhook Clockify delivers to us and the fixed token it signs every delivery with.
+
+    One per workspace and event, whatever its source: a second registration of the same event (a race,
+    a reinstall) is refused by the database rather than stored beside the first.
+    """
 
     __tablename__ = "webhook_subscriptions"
-    __table_args__ = (sa.UniqueConstraint("workspace_id", "event_type", "source"),)
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "event_type"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -134,3 +138,31 @@ class EntityVersion(db.Model):  # type: ignore[name-defined]
     rank: Mapped[int] = mapped_column(default=0)
     state: Mapped[str | None] = mapped_column(sa.String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- Lifecycle trust: tokens used once, installations removed for good ---
+# Neither table has a workspace_id column on purpose: DELETED empties every table that has one, and these
+# must outlive it (a removed installation's tokens stay refused; a used token stays used).
+
+
+class UsedLifecycleToken(db.Model):  # type: ignore[name-defined]
+    """A lifecycle token Closeout has acted on: each is accepted once, and remembered until it expires."""
+
+    __tablename__ = "used_lifecycle_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Keyed digest of the token, never the token.
+    token_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # When the token stops verifying anyway; None for a token without exp, kept for good.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RemovedInstallation(db.Model):  # type: ignore[name-defined]
+    """The tombstone of an installation DELETED removed: tokens naming its addonId are refused for good."""
+
+    __tablename__ = "removed_installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    addon_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -123,7 +123,25 @@ SCHEMA: tuple[Setting, ...] = (
         max_length=1000,
         placeholders=("number", "client", "period_start", "period_end", "due_date"),
     ),
-    Setting("invoicing.overdue_automation", "Mark invoices overdue and remind automatically", "bool", False),
+    Setting(
+        "invoicing.line_grouping",
+        "Invoice lines",
+        "choice",
+        "project",
+        help="How the approved entries of an invoice are grouped into its lines.",
+        choices=(
+            ("project", "One line per project"),
+            ("person", "One line per person"),
+            ("entry", "One line per entry"),
+        ),
+    ),
+    Setting(
+        "invoicing.overdue_automation",
+        "Mark invoices overdue automatically",
+        "bool",
+        True,
+        help="Every day, sent and partly paid invoices past their due date are marked overdue in Clockify.",
+    ),
     Setting(
         "invoicing.recurring_clients",
         "Recurring invoices for clients",

@@ -10,7 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..exceptions import DomainError
 from ..extensions import db, utcnow
+from ..platform.installations import lock_active
 from .models import SettingChange, WorkspaceSetting
 from .schema import (
     BY_KEY,
@@ -145,6 +147,9 @@ def save(
     unknown = [k for k in changes if k not in BY_KEY]
     if unknown:
         raise SettingsError("unknown setting: " + ", ".join(sorted(unknown)))
+    # The installation row first (DELETED locks it before purging): a save and an uninstall never
+    # interleave, so no setting is written for a workspace that was just removed (M-4).
+    _still_installed(workspace_id)
     now = utcnow()
     rows: dict[str, WorkspaceSetting] = {}
     # A stable order of row locks keeps two concurrent saves from deadlocking each other.
@@ -182,8 +187,16 @@ def save(
         db.session.add(change)
         history.append(change)
     db.session.flush()
+    # SQLite takes no row locks: once this transaction writes it holds the database's write lock, so a
+    # second look now is final there too.
+    _still_installed(workspace_id)
     log.info("workspace %s: %d setting(s) changed", workspace_id, len(history))
     return history
+
+
+def _still_installed(workspace_id: str) -> None:
+    if lock_active(workspace_id) is None:
+        raise DomainError("Closeout was removed or paused on this workspace; nothing was saved.", 409)
 
 
 def _stored_or_default(row: WorkspaceSetting) -> Any:
@@ -206,6 +219,19 @@ def _locked_row(workspace_id: str, key: str) -> WorkspaceSetting:
         if found is None:
             raise
         return found
+
+
+def keep_counter(workspace_id: str, key: str, next_value: int) -> None:
+    """Move a counter setting (invoicing.next_sequence) forward to `next_value` as Closeout uses it up.
+
+    Not an admin's edit, so no history row: the settings page only shows the true next value.
+    """
+    row = _locked_row(workspace_id, key)
+    current = _stored_or_default(row)
+    if not isinstance(current, int) or isinstance(current, bool) or current < next_value:
+        row.value = next_value
+        row.updated_at = utcnow()
+    db.session.flush()
 
 
 def _display(value: Any) -> str:

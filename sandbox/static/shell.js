@@ -33,7 +33,7 @@
     body.setAttribute(name, String(Number(body.getAttribute(name) || "0") + 1));
   }
 
-  // The reply format is the sandbox's choice: Clockify does not document it (platform.md §3.4); see README.
+  // The reply format is the sandbox's choice: Clockify does not document it (docs/clockify.md#iframe); see README.
   function refresh(frame) {
     fetch("/shell/token", { method: "POST", credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })

@@ -14,7 +14,7 @@
   }
 
   function post(action, payload) {
-    // Clockify reads add-on messages as JSON strings of {action, payload} (platform.md §3.4, §4).
+    // Clockify reads add-on messages as JSON strings of {action, payload} (docs/clockify.md#iframe).
     if (window.top && window.top !== window) {
       window.top.postMessage(JSON.stringify({ action: action, payload: payload || {} }), "*");
     }
@@ -44,7 +44,7 @@
   }
 
   // The host answers refreshAddonToken with {title: "refreshAddonToken", body: "<jwt>"}; the format is
-  // not documented by Clockify (platform.md §3.4), so accept an object or its JSON string.
+  // not documented by Clockify (docs/clockify.md#iframe), so accept an object or its JSON string.
   window.addEventListener("message", function (event) {
     // Only the host page that embeds us may hand us a token.
     if (event.source !== window.parent || window.parent === window) { return; }
@@ -116,7 +116,8 @@
     }
     if (box.matches && box.matches("[data-select-all]")) {
       var name = box.getAttribute("data-select-all") || "ids";
-      box.closest("table").querySelectorAll("input[type=checkbox][name='" + name + "']").forEach(function (cb) {
+      // Only enabled boxes: a row the viewer cannot decide is never part of "all".
+      box.closest("table").querySelectorAll("input[type=checkbox][name='" + name + "']:not(:disabled)").forEach(function (cb) {
         cb.checked = box.checked;
         if (name === "ids") { if (box.checked) { selected[cb.value] = true; } else { delete selected[cb.value]; } }
       });

@@ -12,6 +12,7 @@ from addon import exceptions
 from addon.approvals import auto, decisions, mirror
 from addon.approvals import queue as queues
 from addon.approvals.models import ApprovalRequestRecord
+from addon.clockify.payloads import parse_datetime
 from addon.extensions import db
 from addon.tokens import Role
 from addon.workspace.directory import Directory
@@ -119,7 +120,7 @@ def test_an_older_status_from_a_worker_holding_a_stale_read_does_not_land_after_
         other.execute(
             sa.update(ApprovalRequestRecord)
             .where(ApprovalRequestRecord.clockify_id == "ar-1")
-            .values(state="APPROVED", status_updated_at=mirror.parse_instant("2026-11-24T10:00:00Z"))
+            .values(state="APPROVED", status_updated_at=parse_datetime("2026-11-24T10:00:00Z"))
         )
 
     record = mirror.record_request(WS, older)
@@ -239,6 +240,24 @@ def test_only_pending_requests_can_be_approved_and_only_approved_ones_withdrawn(
     assert decisions.start_decisions(WS, owner, scope, "withdraw", ["ar-1"], "").action == "withdraw"
 
 
+def test_a_mixed_selection_decides_the_pending_requests_and_skips_the_rest_with_their_reason(ctx):
+    seed_period([("ar-1", "u-1", "PENDING"), ("ar-2", "u-2", "APPROVED"), ("ar-3", "u-3", "REJECTED")])
+    owner = queues.Viewer("o", Role.OWNER)
+    scope = queues.scope_for(owner, directory())
+
+    job = decisions.start_decisions(WS, owner, scope, "approve", ["ar-1", "ar-2", "ar-3"], "")
+
+    progress = decisions.job_progress(WS, job.id)
+    assert (progress.total, progress.pending, progress.skipped) == (3, 1, 2)
+    assert {i.subject_id: i.error for i in progress.skips} == {
+        "ar-2": "Not pending: it is approved.",
+        "ar-3": "Not pending: it is rejected.",
+    }
+    # A selection with nothing left to decide is still refused as a whole.
+    with pytest.raises(exceptions.ApprovalError, match="2 selected request"):
+        decisions.start_decisions(WS, owner, scope, "approve", ["ar-2", "ar-3"], "")
+
+
 RULES = auto.Rules(
     enabled=True, dry_run=False, tolerance_percent=10, max_hours_per_day=10, require_project=True, user_groups=()
 )
@@ -293,3 +312,44 @@ def test_a_weekly_range_is_the_same_seven_days_however_clockify_stamps_it(zone, 
     data = mirror.parse_request(body)
     assert data is not None
     assert (data.period_start, data.period_end) == (WEEK.start, WEEK.end)
+
+
+def listing(count: int, state: str = "PENDING", updated_at: str = "2026-11-23T09:00:00Z", tracked: str = "PT40H"):
+    items = []
+    for n in range(count):
+        data = mirror.parse_request(request_body(f"ar-{n}", f"u-{n}", state, updated_at=updated_at))
+        assert data
+        items.append((data, details(tracked=tracked)))
+    return items
+
+
+def statements_storing(items: list[Any]) -> int:
+    executed: list[str] = []
+
+    def count(*_args: Any) -> None:
+        executed.append("x")
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        mirror.store_requests(WS, items)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return len(executed)
+
+
+@pytest.mark.parametrize("count", [10, 300])
+def test_storing_a_listing_takes_the_same_statements_for_ten_requests_or_three_hundred(ctx, count):
+    first = statements_storing(listing(count))
+    db.session.commit()
+    # Half change status in Clockify (newer), all change their totals; one older status is ignored.
+    changed = listing(count // 2, "APPROVED", updated_at="2026-11-24T09:00:00Z", tracked="PT41H")
+    again = changed + listing(count, updated_at="2026-11-20T09:00:00Z", tracked="PT41H")[count // 2 :]
+    second = statements_storing(again)
+    db.session.commit()
+    unchanged = statements_storing(again)
+
+    # Read + insert; read + status update + read back + other changes; read.
+    assert (first, second, unchanged) == (2, 4, 1)
+    states = dict(db.session.execute(sa.select(ApprovalRequestRecord.clockify_id, ApprovalRequestRecord.state)).all())
+    assert sum(1 for s in states.values() if s == "APPROVED") == count // 2
+    assert {r.tracked_seconds for r in db.session.scalars(sa.select(ApprovalRequestRecord))} == {41 * 3600}

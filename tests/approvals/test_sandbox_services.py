@@ -15,7 +15,7 @@ from addon.approvals.models import AutoApprovalEvaluation
 from addon.extensions import db
 from addon.platform.clients import clients_for
 from addon.platform.models import AuditEntry
-from addon.tokens import Role, verifier_for
+from addon.tokens import Role, TokenContext, TokenKind, context, verifier_for
 from addon.workspace import totals
 from addon.workspace.directory import cache_key_for, load_directory
 
@@ -28,6 +28,14 @@ def run_job(job_id: int) -> None:
     """Run a decision job here, as the worker's task does."""
     app = current_app._get_current_object()
     decisions.run_decision_job(job_id, clients_for(app), verifier_for(app))
+
+
+def owner_of(sandbox: Any, demo: dict[str, Any]) -> tuple[queues.Viewer, queues.Scope, TokenContext]:
+    """The workspace owner as a decider: viewer, scope and a fresh token of theirs (jobs decide with it)."""
+    owner_id = first_user_with_role(sandbox, demo["workspace_id"], "OWNER")
+    viewer, scope = viewer_scope(demo, owner_id, Role.OWNER)
+    minted = sandbox.control("POST", "/tokens/user", {"role": "OWNER", "userId": owner_id}).json()
+    return viewer, scope, context(minted["token"], minted["claims"], TokenKind.USER)
 
 
 def viewer_scope(demo: dict[str, Any], user_id: str, role: Role) -> tuple[queues.Viewer, queues.Scope]:
@@ -85,9 +93,10 @@ def test_a_team_manager_sees_and_decides_only_the_groups_they_manage(synced, san
 
 def test_a_bulk_decision_approves_in_clockify_with_the_note_and_audits_each(synced, sandbox):
     demo = synced
-    owner, scope = viewer_scope(demo, "owner", Role.OWNER)
+    owner, scope, token = owner_of(sandbox, demo)
     pending = [r.clockify_id for r in queues.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"]
     job = decisions.start_decisions(demo["workspace_id"], owner, scope, "approve", pending[:5], "Looks right")
+    decisions.store_user_token(job, token)
     db.session.commit()
     run_job(job.id)
     progress = decisions.job_progress(demo["workspace_id"], job.id)
@@ -97,14 +106,16 @@ def test_a_bulk_decision_approves_in_clockify_with_the_note_and_audits_each(sync
         assert (held["state"], held["note"]) == ("APPROVED", "Looks right")
     audits = db.session.scalars(db.select(AuditEntry).filter_by(action="approval.approve")).all()
     assert sorted(a.subject_id for a in audits) == sorted(pending[:5])
-    assert {a.detail["acted_as"] for a in audits} == {"installation"}
+    assert {a.detail["acted_as"] for a in audits} == {"user"}
+    assert {sandbox_request(sandbox, demo["workspace_id"], i)["updatedBy"] for i in pending[:5]} == {owner.user_id}
 
 
 def test_a_refused_decision_fails_alone_with_its_reason_and_can_be_retried(synced, sandbox):
     demo = synced
-    owner, scope = viewer_scope(demo, "owner", Role.OWNER)
+    owner, scope, token = owner_of(sandbox, demo)
     pending = [r.clockify_id for r in queues.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"]
     job = decisions.start_decisions(demo["workspace_id"], owner, scope, "reject", pending[:3], "Missing hours")
+    decisions.store_user_token(job, token)
     db.session.commit()
     fault = sandbox.control(
         "POST",
@@ -123,6 +134,7 @@ def test_a_refused_decision_fails_alone_with_its_reason_and_can_be_retried(synce
     assert "Standard plan" in (progress.failures[0].error or "")
     sandbox.control("DELETE", "/faults")
     decisions.retry_failed(demo["workspace_id"], job.id, owner, scope)
+    decisions.store_user_token(job, token)
     db.session.commit()
     run_job(job.id)
     assert decisions.job_progress(demo["workspace_id"], job.id).failed == 0
@@ -176,9 +188,10 @@ def test_a_job_whose_worker_died_is_released_and_finished_by_the_next_run(synced
     from addon.extensions import utcnow
 
     demo = synced
-    owner, scope = viewer_scope(demo, "owner", Role.OWNER)
+    owner, scope, token = owner_of(sandbox, demo)
     pending = [r.clockify_id for r in queues.period_records(demo["workspace_id"], demo["week"]) if r.state == "PENDING"]
     job = decisions.start_decisions(demo["workspace_id"], owner, scope, "approve", pending[:2], "")
+    decisions.store_user_token(job, token)
     # A worker claimed the first item and died with it.
     first = db.session.scalars(db.select(DecisionItem).filter_by(job_id=job.id).order_by(DecisionItem.id)).first()
     first.status = "running"

@@ -215,6 +215,36 @@ def test_all_matching_the_filter_decides_every_pending_request_of_the_group(as_u
     assert {k for k in expected if after[k]["state"] == "APPROVED"} == expected
 
 
+def test_a_mixed_selection_is_decided_where_it_can_and_the_summary_gives_each_skip_its_reason(
+    as_user, sandbox, installed, worker
+):
+    call = as_user("OWNER")
+    first = call("GET", "/queue?refresh=1").get_data(as_text=True)
+    decided, *pending = [i.split('"', 1)[0] for i in first.split('name="ids" value="')[1:4]]
+    approved = call("POST", "/decisions", data={"action": "approve", "ids": decided})
+    poll(lambda: 'data-job-status="done"' in call("GET", f"/decisions/{job_id(approved)}").get_data(as_text=True))
+    # Clockify's webhook brings the decision into the mirror.
+    page = poll(lambda: (html := call("GET", "/queue").get_data(as_text=True)) and "Approved: 1" in html and html)
+    # Only a pending row can be ticked; a decided one shows a disabled box saying why.
+    assert f'name="ids" value="{pending[0]}"' in page and f'name="ids" value="{decided}"' not in page
+    assert "Already approved: nothing to approve or reject" in page
+
+    response = call("POST", "/decisions", data={"action": "approve", "ids": [*pending, decided], "note": "ok"})
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    done = f"/decisions/{job_id(response)}?poll=1"
+
+    def finished() -> str | None:
+        html = call("GET", done).get_data(as_text=True)
+        return html if 'data-job-status="done"' in html else None
+
+    summary = poll(finished)
+    assert 'data-done="2"' in summary and 'data-skipped="1"' in summary, summary
+    assert f'data-skipped-id="{decided}"' in summary and "Not pending: it is approved." in summary
+    after = held(sandbox, installed.workspace_id)
+    assert [after[k]["state"] for k in pending] == ["APPROVED", "APPROVED"]
+
+
 def job_id(response: Any) -> str:
     return response.get_data(as_text=True).split('data-job="', 1)[1].split('"', 1)[0]
 

@@ -167,13 +167,44 @@ def test_auto_approval_decides_a_new_request_and_the_open_tab_shows_it(
             page.wait_for_selector(f"[data-approval-id='{request_id}'][data-state='APPROVED']", timeout=15_000)
 
 
-def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_anything(
-    page, sandbox, installed, worker, app, closeout_live
+def test_select_all_over_every_state_ticks_only_what_the_owner_can_decide_and_approves_it(
+    page, sandbox, installed, worker, open_component
 ):
-    # Tokens that live 4 s, judged without leeway: the tab's token expires while the owner works.
-    sandbox.state.config["SANDBOX_USER_TOKEN_TTL"] = 4
-    app.config["TOKEN_LEEWAY_SECONDS"] = 0
-    # Slow PATCHes make the job outlive several tokens; its progress polls must refresh and carry on.
+    page.goto(open_component("OWNER", "approvals"))
+    page.wait_for_selector("[data-approval-id]")
+    # Two requests are decided first, one by one: the queue then mixes pending and approved rows.
+    for _ in range(2):
+        row = page.locator("[data-approval-id][data-state=PENDING]").first
+        request_id = row.get_attribute("data-approval-id")
+        row.locator("button:text-is('Approve')").click()
+        page.wait_for_selector(f"[data-approval-id='{request_id}'][data-state=APPROVED]", timeout=30_000)
+    states = page.eval_on_selector_all("[data-approval-id]", "rows => rows.map(r => r.dataset.state)")
+    pending = page.eval_on_selector_all(
+        "[data-approval-id][data-state=PENDING]", "rows => rows.map(r => r.dataset.approvalId)"
+    )
+    assert pending and len(pending) < len(states), states  # the page mixes pending and decided rows
+
+    page.check("[data-select-all]")
+
+    ticked = page.eval_on_selector_all("input[name=ids]:checked", "boxes => boxes.map(b => b.value)")
+    assert sorted(ticked) == sorted(pending)
+    assert page.locator("[data-state=APPROVED] input[type=checkbox]:not(:disabled)").count() == 0
+    assert page.locator("[data-state=APPROVED] input[data-undecidable]").count() > 0
+    earlier = page.get_attribute("[data-job]", "data-job")  # the card of the last one-row decision
+    page.click("button:text-is('Approve selected')")
+    summary = page.wait_for_selector(f"[data-job-status=done]:not([data-job='{earlier}'])", timeout=30_000)
+    assert (summary.get_attribute("data-done"), summary.get_attribute("data-skipped")) == (str(len(pending)), "0")
+    held = sandbox_approvals(sandbox, installed.workspace_id)
+    assert all(held[i]["state"] == "APPROVED" for i in pending)
+
+
+def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_anything(
+    page, sandbox, installed, worker, user_token
+):
+    # The tab's token is made to lapse at chosen moments by handing it one that expired five minutes ago
+    # (beyond any leeway), not by racing short-lived tokens against a loaded machine.
+    expired = user_token("OWNER", ttl=-300)
+    # Slow PATCHes: 30 decisions take at least 7.5 s whatever the machine's load, several progress polls.
     fault = sandbox.control(
         "POST",
         "/faults",
@@ -187,7 +218,7 @@ def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_any
             refused.append(f"{r.request.method} {r.url}") if r.status == 401 and "/components/" in r.url else None
         ),
     )
-    # The host cannot hand out tokens for a while (a laptop asleep, a flaky network): the tab's expires.
+    # The host cannot hand out tokens for a while (a laptop asleep, a flaky network): the tab's lapses.
     host_down = {"now": True}
     page.route("**/shell/token", lambda route: route.abort() if host_down["now"] else route.continue_())
 
@@ -197,22 +228,25 @@ def test_a_token_expiring_during_a_bulk_decision_is_refreshed_without_losing_any
     ids = show_pending(frame)
     frame.check("[data-select-all]")
     frame.fill("#decision-note", NOTE)
-    frame.wait_for_function(
-        "() => { const t = window.Closeout.token(); const exp = JSON.parse(atob(t.split('.')[1].replace(/-/g,'+')"
-        ".replace(/_/g,'/'))).exp; return Date.now() / 1000 > exp + 0.5; }",
-        timeout=15_000,
-    )
+    frame.evaluate("t => window.Closeout.setToken(t)", expired)
     with page.expect_response(lambda r: r.status == 401 and r.url.endswith("/decisions")):
         frame.click("button:text-is('Approve selected')")
     # The refused decision waits in the tab; once the host answers again it is replayed with a fresh token.
     host_down["now"] = False
+    frame.wait_for_selector("[data-job]", timeout=30_000)
 
+    # Mid-job the tab's token lapses again: its next poll (progress or version, whichever fires first) is
+    # refused, the tab refreshes, and the job's progress carries on to the end.
+    frame.evaluate("t => window.Closeout.setToken(t)", expired)
+    with page.expect_response(lambda r: r.status == 401 and r.request.method == "GET" and "/components/" in r.url):
+        pass
     summary = frame.wait_for_selector("[data-job-status=done]", timeout=60_000)
     assert summary.get_attribute("data-done") == str(len(ids))
     assert any(r.startswith("POST") and r.endswith("/decisions") for r in refused), refused
     held = sandbox_approvals(sandbox, installed.workspace_id)
     assert all((held[i]["state"], held[i]["note"]) == ("APPROVED", NOTE) for i in ids)
     assert frame.input_value("#decision-note") == NOTE
+    assert frame.evaluate("() => window.Closeout.token()") != expired
     # Refused polls were not replayed on top of their own next poll: one version poller is left.
     assert frame.locator("#approvals-version").count() == 1
 

@@ -91,7 +91,7 @@ def test_refresh_addon_token_round_trip(page, sandbox, installed):
     frame = _loaded_frame(page, "sidebar")
     old = frame.evaluate("window.Closeout.token()")
 
-    # Exactly what Closeout's glue sends when its token is about to expire (platform.md §3.4).
+    # Exactly what Closeout's glue sends when its token is about to expire (docs/clockify.md#iframe).
     frame.evaluate("window.top.postMessage(JSON.stringify({action: 'refreshAddonToken', payload: {}}), '*')")
     frame.wait_for_function("old => window.Closeout.token() !== old", arg=old)
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from addon.clockify import ClockifyClient, LocalLimiter, pacing_for
-from sandbox.delivery import new_id
-from sandbox.world import AddonInstallation
+from sandbox.lifecycle import new_id
+from sandbox.state import AddonInstallation
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.json"
 

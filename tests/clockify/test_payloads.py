@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from addon.clockify import ForbiddenError, RateLimitedError, ServerError, UnauthorizedError, invoice_put_body, iso
 from addon.clockify import errors as e
 from addon.clockify import payloads as p
@@ -99,3 +101,11 @@ def test_missing_scope_answered_with_401_is_recognised():
         401, b'{"message": "Addon with id does not have permission USER_READ"}', reason="", method="GET", path="/p"
     )
     assert isinstance(err, UnauthorizedError) and err.is_missing_permission
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(3, 3.0), ("2.5", 2.5), (None, 0.0), (True, 0.0), ("NaN", 0.0), (float("inf"), 0.0), ("1e999", 0.0), ([], 0.0)],
+)
+def test_a_number_field_is_finite_or_zero(value, expected):
+    assert p.number(value) == expected

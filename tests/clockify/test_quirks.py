@@ -1,4 +1,4 @@
-"""Each live-API quirk (platform.md "Known live-API quirks") is handled in one place; the sandbox reproduces them."""
+"""Each live-API quirk (docs/clockify.md#quirks) is handled in one place; the sandbox reproduces them."""
 
 from __future__ import annotations
 

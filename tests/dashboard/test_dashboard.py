@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from addon.dashboard.models import DashboardSnapshot
 from addon.extensions import db
-from sandbox.world import invoice_totals
+from sandbox.state import invoice_totals
 
 pytestmark = pytest.mark.sandbox
 

@@ -15,7 +15,8 @@ from werkzeug.test import TestResponse
 
 from sandbox import create_sandbox
 from sandbox.seed import DEMO_WORKSPACE_ID, seed_world
-from sandbox.world import AddonInstallation, World
+from sandbox.state import AddonInstallation
+from sandbox.world import World
 
 # A Wednesday: the last full week is Mon 16 to Sun 22 November 2026.
 TODAY = date(2026, 11, 25)
@@ -135,7 +136,7 @@ def reseed(app: Flask) -> ApiSandbox:
     seed_world(world, seed=42, size="demo", today=TODAY)
     box = app.extensions["sandbox"]
     box.world = world
-    box.extras.pop("rate_limiter", None)
+    box.rate_limiter = None
     token = install(app)
     return ApiSandbox(app=app, client=app.test_client(), installation_token=token)
 

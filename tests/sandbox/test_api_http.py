@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandbox.gate import RateLimiter
+from sandbox.ratelimit import RateLimiter
 from sandbox.seed import seed_world
 from sandbox.world import World
 from tests.live import LiveServer
@@ -38,7 +38,7 @@ def live_api(api_instance: Path) -> Iterator[tuple[ApiSandbox, str]]:
 
 def freeze_limiter(sb: ApiSandbox) -> FrozenClock:
     clock = FrozenClock()
-    sb.state.extras["rate_limiter"] = RateLimiter(int(sb.state.config["SANDBOX_RATE_LIMIT"]), clock=clock)
+    sb.state.rate_limiter = RateLimiter(int(sb.state.config["SANDBOX_RATE_LIMIT"]), clock=clock)
     return clock
 
 
@@ -167,6 +167,6 @@ def test_a_large_workspace_has_the_benchmark_sizes() -> None:
 
 def test_resetting_the_sandbox_forgets_earlier_requests(api_sandbox: ApiSandbox) -> None:
     assert api_sandbox.get("/api/v1/user").status_code == 200
-    assert "rate_limiter" in api_sandbox.state.extras
+    assert api_sandbox.state.rate_limiter is not None
     api_sandbox.state.reset()
-    assert "rate_limiter" not in api_sandbox.state.extras
+    assert api_sandbox.state.rate_limiter is None

@@ -29,7 +29,7 @@ SPEC_CANDIDATES = [
     Path(os.environ.get("CLOCKIFY_OPENAPI", "")),
     Path(__file__).resolve().parents[1] / "data" / "clockify-openapi.json",
 ]
-# Routes Clockify documents outside the OpenAPI file (the add-on settings API, platform.md §5).
+# Routes Clockify documents outside the OpenAPI file (the add-on settings API, docs/clockify.md#settings).
 NOT_IN_SPEC = {"/addon/workspaces/{}/settings"}
 # OpenAPI defects: enums modelled as objects, ids as ObjectId objects, arrays typed as their item (workingDays).
 # The reference's own samples show the plain strings and arrays the sandbox returns.

@@ -7,12 +7,15 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from ...exceptions import AuthError, PayloadError
+from ...clockify.errors import ClockifyError, UnauthorizedError
+from ...exceptions import AuthError, DomainError, PayloadError
 from ...extensions import db
+from ...hosts import UntrustedHostError
 from ...manifest import lifecycle_paths, webhook_paths
 from ...queue import enqueue
-from ...security import verifier, verify_lifecycle
+from ...security import api_hosts, consume_lifecycle_token, verifier, verify_lifecycle
 from ...settings.store import ensure_defaults
+from ...tokens import WEBHOOK_CLAIMS, check_claim_types
 from ...workspace.directory import forget_directory
 from ...workspace.totals import forget_scheduled
 from .. import installations, webhook_registration
@@ -32,11 +35,16 @@ def _ok(**extra: object) -> Response:
 @bp.post(PATHS["INSTALLED"])
 def installed() -> Response:
     """Store the installation (tokens encrypted), replacing an earlier one of the same workspace."""
-    ctx, body, _ = verify_lifecycle(installing=True)
-    payload = installations.parse_installed(body)
+    ctx, body, existing = verify_lifecycle(installing=True, consume=False)
+    payload = installations.parse_installed(body, api_hosts())
     if ctx.addon_id and ctx.addon_id != payload.addon_id:
         raise AuthError("lifecycle token was issued for another installation")
+    if installations.is_removed(payload.addon_id):
+        raise AuthError("that installation was removed; its tokens are no longer accepted")
     token_claims = _installation_token_claims(payload, lifecycle_token=ctx.token)
+    if existing is not None and installations.moves_installation(existing, payload):
+        _confirm_move(existing, payload)
+    consume_lifecycle_token(ctx)
     installations.record_lifecycle(payload.workspace_id, "INSTALLED", body)
     installation = installations.install(payload, token_claims=token_claims, manifest_webhooks=webhook_paths())
     # Defaults for keys the workspace lacks; a reinstall keeps the values it already has.
@@ -53,21 +61,63 @@ def installed() -> Response:
 def _installation_token_claims(payload: installations.InstalledPayload, lifecycle_token: str) -> dict[str, Any]:
     """Verify INSTALLED's authToken is a genuine installation token of this workspace and installation.
 
-    It must not be a user token (those carry workspaceRole), nor the lifecycle token or one of the
-    webhook tokens in the same body: any of those would otherwise be stored as the installation token.
+    It names the owner it acts as (`user`) and no role or webhook (user and webhook tokens), is neither
+    the lifecycle token nor one of the webhook tokens in the same body, and its API hosts are allow-listed:
+    any of those would otherwise be stored as the installation token.
     """
     try:
         claims = verifier().verify(payload.auth_token)
+        check_claim_types(claims)
     except AuthError as exc:
         raise PayloadError("authToken is not a valid installation token") from exc
     webhook_tokens = {hook.get("authToken") for hook in payload.webhooks}
-    if "workspaceRole" in claims or payload.auth_token == lifecycle_token or payload.auth_token in webhook_tokens:
+    foreign = any(name in claims for name in ("workspaceRole", *WEBHOOK_CLAIMS)) or not claims.get("user")
+    if foreign or payload.auth_token == lifecycle_token or payload.auth_token in webhook_tokens:
         raise PayloadError("authToken is not an installation token")
     if claims.get("workspaceId") != payload.workspace_id:
         raise PayloadError("authToken was issued for another workspace")
     if claims.get("addonId") not in (None, payload.addon_id):
         raise PayloadError("authToken was issued for another installation")
+    try:
+        installations.token_urls(claims, api_hosts())
+    except UntrustedHostError as exc:
+        raise PayloadError(exc.message) from exc
     return claims
+
+
+def _confirm_move(existing: Installation, payload: installations.InstalledPayload) -> None:
+    """A reinstall that moves the workspace to another addonId or API host needs Clockify to confirm it.
+
+    Confirmed when Clockify no longer accepts the stored installation's token (it was removed without
+    DELETED reaching Closeout) and accepts the new one on the new host. Anything else is refused: a
+    signed token Closeout does not hold must not repoint an installation that is still live.
+    """
+    clients = clients_for(current_app._get_current_object())  # type: ignore[attr-defined]
+    db.session.rollback()  # no transaction held across the Clockify calls
+    old = clients.for_installation(existing, interactive=True)
+    old.timeout, old.max_retries = (2.0, 3.0), 0
+    try:
+        old.get_workspace()
+        old_gone = False
+    except UnauthorizedError:
+        old_gone = True
+    except ClockifyError:
+        old_gone = False
+    finally:
+        old.close()
+    if not old_gone:
+        log.warning("refused a reinstall moving workspace %s while its installation is live", existing.workspace_id)
+        raise DomainError(
+            "Closeout is already installed on this workspace; remove that installation before installing again.",
+            409,
+        )
+    new = clients.probe(payload.workspace_id, payload.api_url, payload.auth_token)
+    try:
+        new.get_workspace()
+    except ClockifyError as exc:
+        raise DomainError("Clockify did not accept the new installation's token.", 409) from exc
+    finally:
+        new.close()
 
 
 @bp.post(PATHS["STATUS_CHANGED"])
@@ -76,8 +126,8 @@ def status_changed() -> Response | tuple[Response, int]:
     _, body, installation = verify_lifecycle()
     if installation is None:
         return jsonify({"error": "Not found", "message": "workspace is not installed"}), 404
+    installations.set_status(installation, body.get("status"))
     installations.record_lifecycle(installation.workspace_id, "STATUS_CHANGED", body)
-    installations.set_status(installation, str(body.get("status", "")))
     db.session.commit()
     log.info("workspace %s status %s", installation.workspace_id, body.get("status"))
     return _ok(active=installation.is_active)
@@ -89,20 +139,20 @@ def settings_updated() -> Response | tuple[Response, int]:
     _, body, installation = verify_lifecycle()
     if installation is None:
         return jsonify({"error": "Not found", "message": "workspace is not installed"}), 404
-    installations.record_lifecycle(installation.workspace_id, "SETTINGS_UPDATED", body)
     installations.store_clockify_settings(installation, body.get("settings"))
+    installations.record_lifecycle(installation.workspace_id, "SETTINGS_UPDATED", body)
     db.session.commit()
     return _ok()
 
 
 @bp.post(PATHS["DELETED"])
 def deleted() -> Response:
-    """Forget the workspace: every row holding its data, in every table."""
-    _, body, installation = verify_lifecycle()
+    """Forget the workspace: every row holding its data, in every table; its tokens are refused from now on."""
+    ctx, body, installation = verify_lifecycle(deleting=True)
     workspace_id = body["workspaceId"]
     if installation is not None:
         _remove_registered_webhooks(installation)
-    removed = installations.uninstall(workspace_id)
+    removed = installations.uninstall(workspace_id, installation.addon_id if installation else ctx.addon_id)
     db.session.commit()
     _forget_cached(workspace_id)
     log.info("uninstalled from workspace %s (%d rows removed)", workspace_id, removed)

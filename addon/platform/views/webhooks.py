@@ -15,7 +15,7 @@ from ...manifest import API_WEBHOOK_EVENTS, api_webhook_path, webhook_paths
 from ...queue import relay_inbox_event
 from ...security import verify_webhook_request
 from ..installations import WebhookTarget, webhook_target
-from ..intake import accept_delivery, writer_for
+from ..intake import accept_delivery, limiter_for, writer_for
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,14 @@ bp = Blueprint("webhooks", __name__)
 def _intake(event_type: str) -> Callable[[], tuple[Response, int]]:
     def view() -> tuple[Response, int]:
         ctx, body, token_digest = verify_webhook_request(event_type)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        if not limiter_for(app).allow(token_digest):
+            log.info("rate limited %s deliveries for workspace %s", event_type, ctx.workspace_id)
+            response = jsonify({"error": "Too Many Requests", "message": "slow down"})
+            response.headers["Retry-After"] = "1"
+            return response, 429
         # The common case in one statement: stored only if the token matches this webhook's stored token
         # and the installation is active; duplicates collide on the dedupe key.
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
         digests = [token_digest]
         inbox_id = accept_delivery(
             writer_for(app), str(ctx.workspace_id), event_type, body, token_digest=token_digest, addon_id=ctx.addon_id

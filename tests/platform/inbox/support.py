@@ -23,7 +23,7 @@ EFFECT = "test-effect"
 
 
 def approval_body(request_id: str = "req-1", state: str = "PENDING", at: str = "2026-11-02T10:00:00Z", **extra: Any):
-    """An approval-request webhook body in the documented shape (platform.md §6)."""
+    """An approval-request webhook body in the documented shape (docs/clockify.md#webhooks)."""
     return {
         "id": request_id,
         "workspaceId": WORKSPACE_ID,

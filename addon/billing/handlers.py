@@ -1,0 +1,49 @@
+"""What billing does on invoice webhooks, at reconciliation, in the minute sweep and once a day."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from ..clockify.errors import NotFoundError
+from ..platform.events import EventContext, FollowUp
+from ..platform.models import Installation
+from ..settings.store import get_settings
+from . import invoicing, overdue, receivables
+
+log = logging.getLogger(__name__)
+
+INVOICE_EVENTS = ("NEW_INVOICE", "INVOICE_UPDATED")
+OVERDUE_TASK = "mark_overdue_invoices"
+
+
+def on_invoice_event(ctx: EventContext) -> None:
+    """A delivery names an invoice: re-read it (the delivery is a hint, Clockify the truth) into receivables."""
+    invoice_id = ctx.payload.get("id")
+    if not isinstance(invoice_id, str) or not invoice_id:
+        log.info("workspace %s: %s without an invoice id; ignored", ctx.workspace_id, ctx.event_type)
+        return
+    try:
+        invoice = ctx.client_factory().get_invoice(invoice_id)
+    except NotFoundError:
+        receivables.forget(ctx.workspace_id, invoice_id)
+        return
+    receivables.record(ctx.workspace_id, invoice.raw)
+
+
+def reconcile_billing(installation: Installation, client: Any) -> None:
+    """Re-read every invoice of the workspace (paged) into receivables, dropping ones Clockify no longer has."""
+    receivables.sync_all(installation.workspace_id, client.iter_invoices())
+
+
+def resume_stalled_jobs() -> list[FollowUp]:
+    """Every minute, queue again the invoice jobs whose queue message was lost (a worker restart)."""
+    return [FollowUp(invoicing.INVOICE_TASK, (job_id,)) for job_id in invoicing.stalled_jobs()]
+
+
+def mark_overdue_invoices(installation: Installation, client: Any, today: date, *, force: bool = False) -> int:
+    """The daily overdue run for one workspace (skipped when its setting is off, unless forced)."""
+    if not force and not get_settings(installation.workspace_id)["invoicing.overdue_automation"]:
+        return 0
+    return len(overdue.mark_overdue(installation.workspace_id, client, today))
