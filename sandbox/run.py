@@ -169,9 +169,9 @@ def _banner(addon_url: str, sandbox_url: str, workspace: str, children: list[Chi
     print("\n".join(lines), flush=True)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _sandbox_origins(port: int) -> list[str]:
     return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

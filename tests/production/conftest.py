@@ -103,7 +103,7 @@ def prod(sandbox_server: SandboxHandle, tmp_path_factory: pytest.TempPathFactory
         "SECRET_KEY": "prod-test-" + secrets.token_urlsafe(32),
         "METRICS_TOKEN": "metrics-" + secrets.token_urlsafe(24),
         "CLOCKIFY_PUBLIC_KEY": str(public_key),
-        "CLOCKIFY_API_HOSTS": "localhost 127.0.0.1",
+        "CLOCKIFY_API_HOSTS": sandbox_server.url,
         "FRAME_ANCESTORS": sandbox_server.url,
         # Everything that is logged at all, so the redaction test reads the most there is.
         "LOG_LEVEL": "DEBUG",
