@@ -19,7 +19,7 @@ from huey import Huey
 from huey.api import TaskWrapper
 from huey.consumer import Consumer
 
-from . import handlers
+from . import handlers, logs
 from .approvals.decisions import DECISION_TASK, run_decision_job
 from .approvals.handlers import SYNC_TASK, sync_request
 from .billing.handlers import OVERDUE_TASK, mark_overdue_invoices
@@ -259,6 +259,7 @@ def _active_workspace_ids(app: Flask) -> list[str]:
 
 def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
     app = jobs.app
+    bound = None
     with app.app_context():
         try:
             policy = inbox.RetryPolicy.from_config(app.config)
@@ -267,6 +268,7 @@ def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
             if event is None:
                 return "not claimed"
             attempts, workspace_id, event_type = event.attempts, event.workspace_id, event.event_type
+            bound = logs.bind(workspace_id=workspace_id, event_type=event_type)  # on every line this event logs
             installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
             if installation is None or not installation.is_active:
                 inbox.skip(inbox_id, attempts, "Closeout is paused or removed on this workspace")
@@ -308,6 +310,8 @@ def _process_inbox_event(jobs: Jobs, inbox_id: int) -> str:
                 client.close()
         finally:
             db.session.remove()
+            if bound is not None:
+                logs.unbind(bound)
 
 
 class _LazyClient:

@@ -167,6 +167,7 @@ class Scale:
                 "REDIS_URL": REDIS_URL,
                 "SECRET_KEY": "bench-scale-" + uuid.uuid4().hex,
                 "CLOCKIFY_PUBLIC_KEY": str(self.tmp / "public.pem"),
+                "CLOCKIFY_API_HOSTS": self.sandbox.url,
                 "LOG_LEVEL": "WARNING",
             },
             log_dir=self.tmp / "logs",

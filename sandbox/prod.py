@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 
 from . import delivery
 from .app import ROOT, create_sandbox
+from .run import sandbox_origins
 
 log = logging.getLogger("sandbox.prod")
 
@@ -233,7 +234,9 @@ def main() -> int:
             "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret(instance / "secret_key"),
             "METRICS_TOKEN": metrics_token,
             "CLOCKIFY_PUBLIC_KEY": str(public_key),
-            "CLOCKIFY_API_HOSTS": f"http://localhost:{sandbox_port},http://127.0.0.1:{sandbox_port}",
+            "CLOCKIFY_API_HOSTS": ",".join(
+                [os.environ.get("CLOCKIFY_API_HOSTS") or "clockify.me,*.clockify.me", *sandbox_origins(sandbox_port)]
+            ),
             "FRAME_ANCESTORS": f"http://localhost:{sandbox_port} http://127.0.0.1:{sandbox_port}",
             "PROMETHEUS_MULTIPROC_DIR": str(instance / "metrics"),
         },

@@ -197,3 +197,19 @@ def test_migrations_run_by_two_replicas_at_once_leave_one_schema():
         assert check.returncode == 0, check.stdout + check.stderr
     finally:
         database.drop()
+
+
+def test_metrics_are_not_found_without_a_configured_token_whatever_is_sent(client):
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer None"}).status_code == 404
+
+
+def test_metrics_with_the_token_in_one_process(app_config):
+    client = create_app({**app_config, "METRICS_TOKEN": "a-token-for-prometheus"}).test_client()
+    client.get("/healthz")
+    assert client.get("/metrics", headers={"Authorization": "Bearer a-token-for-prometheu"}).status_code == 404
+    response = client.get("/metrics", headers={"Authorization": "Bearer a-token-for-prometheus"})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert 'closeout_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
+    assert "closeout_inbox_backlog 0.0" in response.text
