@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -20,6 +20,7 @@ from huey.api import TaskWrapper
 from huey.consumer import Consumer
 
 from . import handlers
+from .approvals import mirror
 from .approvals.decisions import DECISION_TASK, run_decision_job
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
@@ -30,6 +31,7 @@ from .platform.installations import active_installations
 from .platform.models import Installation
 from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
 from .tokens import verifier_for
+from .workspace import preferences
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class Jobs:
     process_inbox_events: TaskWrapper
     reconcile_installation: TaskWrapper
     register_webhooks: TaskWrapper
+    sync_approval_period: TaskWrapper
     run_decision_job: TaskWrapper
     refresh_dashboard: TaskWrapper
     call: TaskWrapper
@@ -97,6 +100,10 @@ def _build(app: Flask) -> Jobs:
     def register_webhooks(workspace_id: str) -> int:
         return _register_webhooks(app, workspace_id)
 
+    @huey.task(name=mirror.SYNC_TASK, retries=1, retry_delay=30)
+    def sync_approval_period(workspace_id: str, period_start: str) -> int:
+        return _sync_approval_period(app, workspace_id, period_start)
+
     @huey.task(name=DECISION_TASK, retries=3, retry_delay=30)
     def decision_job(job_id: int) -> None:
         pace = float(app.config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
@@ -131,6 +138,7 @@ def _build(app: Flask) -> Jobs:
         process_inbox_events=process_inbox_events,
         reconcile_installation=reconcile_installation,
         register_webhooks=register_webhooks,
+        sync_approval_period=sync_approval_period,
         run_decision_job=decision_job,
         refresh_dashboard=dashboard_refresh,
         call=call,
@@ -143,6 +151,7 @@ def _build(app: Flask) -> Jobs:
             PROCESS_INBOX_EVENTS: process_inbox_events,
             "reconcile_installation": reconcile_installation,
             "register_webhooks": register_webhooks,
+            mirror.SYNC_TASK: sync_approval_period,
             DECISION_TASK: decision_job,
             REFRESH_TASK: dashboard_refresh,
         }
@@ -311,6 +320,29 @@ def _register_webhooks(app: Flask, workspace_id: str) -> int:
             except Exception:
                 db.session.rollback()
                 raise  # huey retries the task; reconciliation is the backstop after that
+            finally:
+                client.close()
+        finally:
+            db.session.remove()
+
+
+def _sync_approval_period(app: Flask, workspace_id: str, period_start: str) -> int:
+    """A repeat open of the approvals tab was served from the mirror: read the period again behind it."""
+    with app.app_context():
+        try:
+            installation = _active_installation(workspace_id)
+            if installation is None:
+                return 0
+            client = clients_for(app).for_installation(installation)
+            try:
+                start = date.fromisoformat(period_start)
+                stored = mirror.sync_period(workspace_id, client, start)
+                db.session.commit()
+                preferences.note_read(workspace_id, mirror.read_scope(start))
+                return stored
+            except Exception:
+                db.session.rollback()
+                raise
             finally:
                 client.close()
         finally:
