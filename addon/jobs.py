@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
@@ -33,6 +33,7 @@ from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
 from .tokens import verifier_for
 from .workspace import preferences
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_MINUTES = 1
@@ -307,39 +308,38 @@ def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
 
 
 def _register_webhooks(app: Flask, workspace_id: str) -> int:
-    with app.app_context():
-        try:
-            installation = _active_installation(workspace_id)
-            if installation is None:
-                return 0
-            client = clients_for(app).for_installation(installation)
-            try:
-                changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
-                db.session.commit()
-                return len(changes)
-            except Exception:
-                db.session.rollback()
-                raise  # huey retries the task; reconciliation is the backstop after that
-            finally:
-                client.close()
-        finally:
-            db.session.remove()
+    def register(installation: Installation, client: Any) -> int:
+        changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
+        db.session.commit()
+        return len(changes)
+
+    # On failure huey retries the task; reconciliation is the backstop after that.
+    return _with_installation(app, workspace_id, register, 0)
 
 
 def _sync_approval_period(app: Flask, workspace_id: str, period_start: str) -> int:
     """A repeat open of the approvals tab was served from the mirror: read the period again behind it."""
+    start = date.fromisoformat(period_start)
+
+    def sync(_installation: Installation, client: Any) -> int:
+        stored = mirror.sync_period(workspace_id, client, start)
+        db.session.commit()
+        preferences.note_read(workspace_id, mirror.read_scope(start))
+        return stored
+
+    return _with_installation(app, workspace_id, sync, 0)
+
+
+def _with_installation(app: Flask, workspace_id: str, body: Callable[[Installation, Any], T], default: T) -> T:
+    """Run `body(installation, client)` for an active installation (else `default`); roll back on failure."""
     with app.app_context():
         try:
             installation = _active_installation(workspace_id)
             if installation is None:
-                return 0
+                return default
             client = clients_for(app).for_installation(installation)
             try:
-                start = date.fromisoformat(period_start)
-                stored = mirror.sync_period(workspace_id, client, start)
-                db.session.commit()
-                preferences.note_read(workspace_id, mirror.read_scope(start))
-                return stored
+                return body(installation, client)
             except Exception:
                 db.session.rollback()
                 raise
