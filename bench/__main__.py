@@ -11,6 +11,7 @@ MODULES = [
     "bench.client",
     "bench.webhooks",
     "bench.memory",
+    "bench.approvals_tab",
 ]
 
 

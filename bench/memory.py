@@ -11,14 +11,13 @@ from __future__ import annotations
 import gc
 import logging
 import tempfile
-import threading
 import tracemalloc
 from pathlib import Path
 
 import requests
-from werkzeug.serving import make_server
 
 from bench.client import SandboxProcess
+from bench.closeout_app import running_closeout
 
 CYCLES = 40
 WARM_UP = 10
@@ -34,32 +33,11 @@ def _rss_mb() -> float:
 
 
 def main() -> bool:
-    from flask_migrate import upgrade
-
-    from addon import create_app
-    from addon.extensions import db
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory(prefix="closeout-memory-") as tmp:
-        app = create_app(
-            {
-                "DATABASE_URL": f"sqlite:///{tmp}/closeout.sqlite3",
-                "QUEUE_URL": f"sqlite:///{tmp}/queue.sqlite3",
-                "SECRET_KEY": "bench-memory",
-                "TESTING": True,
-            }
-        )
-        with app.app_context():
-            upgrade()
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        url = f"http://127.0.0.1:{server.server_port}"
-        app.config["ADDON_BASE_URL"] = url
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        sandbox = SandboxProcess("demo", bare=True)
-        try:
-            app.config["CLOCKIFY_PUBLIC_KEY"] = sandbox.facts["public_pem"]
-            app.config["FRAME_ANCESTORS"] = sandbox.url
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    sandbox = SandboxProcess("demo", bare=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="closeout-memory-") as tmp, running_closeout(tmp, sandbox) as (_, url):
             workspace = sandbox.facts["workspace_id"]
             http = requests.Session()
 
@@ -81,11 +59,8 @@ def main() -> bool:
                 rss.append(_rss_mb())
             tracemalloc.stop()
             http.close()
-        finally:
-            sandbox.stop()
-            server.shutdown()
-            with app.app_context():
-                db.engine.dispose()
+    finally:
+        sandbox.stop()
 
     warm = sizes[WARM_UP - 1]
     per_cycle_kb = (sizes[-1] - warm) / (CYCLES - WARM_UP) / 1024
