@@ -9,8 +9,6 @@ each open ran.
 
 from __future__ import annotations
 
-import logging
-import tempfile
 import time
 from typing import Any
 
@@ -59,11 +57,9 @@ def _open(app: Any, url: str, token: str) -> tuple[float, int, int]:
 
 
 def main() -> bool:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     sandbox = SandboxProcess("large", bare=True)
     try:
-        with tempfile.TemporaryDirectory(prefix="closeout-tab-") as tmp, running_closeout(tmp, sandbox) as (app, url):
+        with running_closeout(sandbox) as (app, url):
             workspace = sandbox.facts["workspace_id"]
             sandbox.control("POST", "/install", {"workspaceId": workspace, "addonUrl": url})
             for prefix in ("/api/*", "/reports/*"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +13,15 @@ from werkzeug.serving import make_server
 
 
 @contextmanager
-def running_closeout(tmp: str, sandbox: Any) -> Iterator[tuple[Any, str]]:
+def running_closeout(sandbox: Any) -> Iterator[tuple[Any, str]]:
     """(app, url) of a Closeout that trusts `sandbox` (a bench.client.SandboxProcess) and is framed by it."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="closeout-bench-") as tmp:
+        yield from _serve(tmp, sandbox)
+
+
+def _serve(tmp: str, sandbox: Any) -> Iterator[tuple[Any, str]]:
     from flask_migrate import upgrade
 
     from addon import create_app

@@ -9,8 +9,6 @@ session and verified tokens cached), then DELETED.
 from __future__ import annotations
 
 import gc
-import logging
-import tempfile
 import tracemalloc
 from pathlib import Path
 
@@ -33,11 +31,9 @@ def _rss_mb() -> float:
 
 
 def main() -> bool:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     sandbox = SandboxProcess("demo", bare=True)
     try:
-        with tempfile.TemporaryDirectory(prefix="closeout-memory-") as tmp, running_closeout(tmp, sandbox) as (_, url):
+        with running_closeout(sandbox) as (_, url):
             workspace = sandbox.facts["workspace_id"]
             http = requests.Session()
 
