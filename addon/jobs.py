@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
@@ -20,8 +20,10 @@ from huey.api import TaskWrapper
 from huey.consumer import Consumer
 
 from . import handlers, logs
+from .approvals import mirror
 from .approvals.decisions import DECISION_TASK, run_decision_job
-from .approvals.handlers import SYNC_TASK, sync_request
+from .approvals.handlers import SYNC_TASK as REQUEST_SYNC_TASK
+from .approvals.handlers import sync_request
 from .billing.handlers import OVERDUE_TASK, mark_overdue_invoices
 from .billing.invoicing import INVOICE_TASK, RetryLater, run_invoice_job
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
@@ -36,7 +38,9 @@ from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
 from .scheduling.publish import JOB_TASK as SCHEDULE_TASK
 from .scheduling.publish import run_schedule_job
 from .tokens import verifier_for
+from .workspace import preferences
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_MINUTES = 1
@@ -61,6 +65,7 @@ class Jobs:
     process_inbox_events: TaskWrapper
     reconcile_installation: TaskWrapper
     register_webhooks: TaskWrapper
+    sync_approval_period: TaskWrapper
     run_decision_job: TaskWrapper
     sync_approval_request: TaskWrapper
     refresh_dashboard: TaskWrapper
@@ -110,12 +115,16 @@ def _build(app: Flask) -> Jobs:
     def register_webhooks(workspace_id: str) -> int:
         return _register_webhooks(app, workspace_id)
 
+    @huey.task(name=mirror.PERIOD_SYNC_TASK, retries=1, retry_delay=30)
+    def sync_approval_period(workspace_id: str, period_start: str) -> int:
+        return _sync_approval_period(app, workspace_id, period_start)
+
     @huey.task(name=DECISION_TASK, retries=3, retry_delay=30)
     def decision_job(job_id: int) -> None:
         pace = float(app.config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
         _in_transaction(app, lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace))
 
-    @huey.task(name=SYNC_TASK, retries=3, retry_delay=30)
+    @huey.task(name=REQUEST_SYNC_TASK, retries=3, retry_delay=30)
     def approval_sync(workspace_id: str, request_id: str, period_start: str, event_type: str) -> None:
         clients = clients_for(app)
         _in_transaction(
@@ -171,6 +180,7 @@ def _build(app: Flask) -> Jobs:
         process_inbox_events=process_inbox_events,
         reconcile_installation=reconcile_installation,
         register_webhooks=register_webhooks,
+        sync_approval_period=sync_approval_period,
         run_decision_job=decision_job,
         sync_approval_request=approval_sync,
         refresh_dashboard=dashboard_refresh,
@@ -187,8 +197,9 @@ def _build(app: Flask) -> Jobs:
             PROCESS_INBOX_EVENTS: process_inbox_events,
             "reconcile_installation": reconcile_installation,
             "register_webhooks": register_webhooks,
+            mirror.PERIOD_SYNC_TASK: sync_approval_period,
             DECISION_TASK: decision_job,
-            SYNC_TASK: approval_sync,
+            REQUEST_SYNC_TASK: approval_sync,
             REFRESH_TASK: dashboard_refresh,
             INVOICE_TASK: invoice_job,
             OVERDUE_TASK: overdue_invoices,
@@ -409,19 +420,41 @@ def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
 
 
 def _register_webhooks(app: Flask, workspace_id: str) -> int:
+    def register(installation: Installation, client: Any) -> int:
+        changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
+        db.session.commit()
+        return len(changes)
+
+    # On failure huey retries the task; reconciliation is the backstop after that.
+    return _with_installation(app, workspace_id, register, 0)
+
+
+def _sync_approval_period(app: Flask, workspace_id: str, period_start: str) -> int:
+    """A repeat open of the approvals tab was served from the mirror: read the period again behind it."""
+    start = date.fromisoformat(period_start)
+
+    def sync(_installation: Installation, client: Any) -> int:
+        stored = mirror.sync_period(workspace_id, client, start)
+        db.session.commit()
+        preferences.note_read(workspace_id, mirror.read_scope(start))
+        return stored
+
+    return _with_installation(app, workspace_id, sync, 0)
+
+
+def _with_installation(app: Flask, workspace_id: str, body: Callable[[Installation, Any], T], default: T) -> T:
+    """Run `body(installation, client)` for an active installation (else `default`); roll back on failure."""
     with app.app_context():
         try:
             installation = _active_installation(workspace_id)
             if installation is None:
-                return 0
+                return default
             client = clients_for(app).for_installation(installation)
             try:
-                changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
-                db.session.commit()
-                return len(changes)
+                return body(installation, client)
             except Exception:
                 db.session.rollback()
-                raise  # huey retries the task; reconciliation is the backstop after that
+                raise
             finally:
                 client.close()
         finally:

@@ -12,6 +12,8 @@ MODULES = [
     "bench.webhooks",
     "bench.schedule",
     "bench.scale",
+    "bench.memory",
+    "bench.approvals_tab",
 ]
 
 

@@ -26,9 +26,9 @@ WORKERS = 16
 class SandboxProcess:
     """The sandbox in a child process (its own interpreter lock, like a remote Clockify) on a free port."""
 
-    def __init__(self, size: str, pending: int = 0, env: dict[str, str] | None = None) -> None:
+    def __init__(self, size: str, pending: int = 0, env: dict[str, str] | None = None, *, bare: bool = False) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.sandbox_server", size, str(pending)],
+            [sys.executable, "-m", "bench.sandbox_server", size, str(pending), *(["bare"] if bare else [])],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,

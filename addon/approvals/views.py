@@ -146,12 +146,23 @@ def _clockify_error(exc: ClockifyError) -> Response:
 def page() -> Response:
     """The approvals tab: the queue of a period, with decisions, submissions and auto-approval."""
     view = _view()
-    sync_error = _sync(view)
+    # A period read before is served from the mirror at once (deliveries keep it current) and read again
+    # in the background; the version poll reloads the queue if that read changes anything.
+    last_read = preferences.last_read(view.installation.workspace_id, mirror.read_scope(view.period.start))
+    sync_error = _sync(view) if last_read is None else None
     context = _queue_context(view, queues.parse_filters(request.args))
+    if last_read is not None and (datetime.now(UTC) - last_read).total_seconds() >= mirror.REVALIDATE_AFTER_SECONDS:
+        enqueue(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            mirror.PERIOD_SYNC_TASK,
+            view.installation.workspace_id,
+            view.period.start.isoformat(),
+        )
     return render(
         "approvals/page.html",
         auth=g.auth,
         sync_error=sync_error,
+        last_read=last_read or (None if sync_error else datetime.now(UTC)),
         periods=_period_choices(view.period),
         jobs=decisions.recent_jobs(view.installation.workspace_id, view.viewer, view.scope),
         evaluations=_evaluations(view),
@@ -169,6 +180,7 @@ def _sync(view: View) -> str | None:
         return _clockify_message(exc, "Could not read approval requests")
     mirror.store_requests(view.installation.workspace_id, fetched)
     db.session.commit()
+    preferences.note_read(view.installation.workspace_id, mirror.read_scope(view.period.start))
     return None
 
 
