@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from ..clockify.errors import NotFoundError
+from ..extensions import utcnow
+from ..formatting import zone_or_utc
 from ..platform.events import EventContext, FollowUp
 from ..platform.models import Installation
 from ..settings.store import get_settings
-from . import invoicing, overdue, receivables
+from ..workspace import preferences
+from . import invoicing, overdue, receivables, recurring
 
 log = logging.getLogger(__name__)
 
 INVOICE_EVENTS = ("NEW_INVOICE", "INVOICE_UPDATED")
 OVERDUE_TASK = "mark_overdue_invoices"
+RECURRING_TASK = recurring.RECURRING_TASK
 
 
 def on_invoice_event(ctx: EventContext) -> None:
@@ -47,3 +51,14 @@ def mark_overdue_invoices(installation: Installation, client: Any, today: date, 
     if not force and not get_settings(installation.workspace_id)["invoicing.overdue_automation"]:
         return 0
     return len(overdue.mark_overdue(installation.workspace_id, client, today))
+
+
+def workspace_today(workspace_id: str, client: Any, now: datetime | None = None) -> date:
+    """Today on the workspace's calendar (its time zone, cached from Clockify; `client` stays open)."""
+    info = preferences.workspace_info(workspace_id, preferences.shared(client))
+    return (now or utcnow()).astimezone(zone_or_utc(info.time_zone)).date()
+
+
+def run_recurring_invoices(installation: Installation, client: Any, today: date) -> int:
+    """The daily recurring run for one workspace: this month's due template copies, and unfinished ones."""
+    return sum(1 for run in recurring.run_recurring(installation.workspace_id, client, today) if run.status == "done")

@@ -19,9 +19,11 @@ from ..manifest import component_paths
 from ..platform.clients import clients_for
 from ..queue import enqueue
 from ..security import requires_user
+from ..settings.schema import RECURRING_DAY_MAX, RECURRING_DAY_MIN
+from ..settings.store import Actor as SettingsActor
 from ..settings.store import get_settings
 from ..workspace import preferences
-from . import handlers, invoicing, payments, ready, receivables
+from . import handlers, invoicing, payments, ready, receivables, recurring
 from .invoicing import InvoiceConflict
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,17 @@ def _receivables_context() -> dict[str, Any]:
     }
 
 
+def _recurring_context(**extra: Any) -> dict[str, Any]:
+    workspace_id = g.installation.workspace_id
+    return {
+        "plans": recurring.plans(workspace_id, _today()),
+        "templates": recurring.template_choices(workspace_id),
+        "day_range": (RECURRING_DAY_MIN, RECURRING_DAY_MAX),
+        "base": BASE,
+        **extra,
+    }
+
+
 @bp.get(BASE)
 @requires_user(admin=True)
 def page() -> Response:
@@ -147,7 +160,7 @@ def page() -> Response:
         "billing/page.html",
         auth=g.auth,
         jobs=invoicing.recent_jobs(g.installation.workspace_id),
-        **{**_ready_context(start, end), **_receivables_context()},
+        **{**_ready_context(start, end), **_receivables_context(), **_recurring_context()},
     )
 
 
@@ -363,3 +376,44 @@ def delete_payment(invoice_id: str, payment_id: str) -> Response:
     payments.delete_payment(g.installation.workspace_id, _client(), row.record.clockify_id, _clockify_id(payment_id))
     db.session.commit()
     return trigger(_payments(_receivable(invoice_id)), {"closeout:billing-changed": True})
+
+
+@bp.post(BASE + "/recurring")
+@requires_user(admin=True)
+def save_recurring() -> Response:
+    """Save recurring invoice: the template's client is billed on that day each month (stored in settings)."""
+    _prepare()
+    try:
+        client_id = recurring.save_plan(
+            g.installation.workspace_id,
+            SettingsActor(g.auth.user_id, _actor_name()),
+            _clockify_id(str(request.form.get("invoice") or "")),
+            request.form.get("day"),
+            _today(),
+        )
+    except BillingError as exc:
+        db.session.rollback()
+        return render(
+            "billing/_recurring.html",
+            "billing/_recurring.html",
+            status=exc.status if exc.status != 404 else 422,
+            **_recurring_context(error=exc.message, submitted=request.form),
+        )
+    db.session.commit()
+    plan = next((p for p in recurring.plans(g.installation.workspace_id, _today()) if p.client_id == client_id), None)
+    when = f" next on {plan.next_on.isoformat()}" if plan and plan.next_on else ""
+    response = render("billing/_recurring.html", "billing/_recurring.html", **_recurring_context())
+    return toast(response, f"Recurring invoice saved{when}.", "success")
+
+
+@bp.post(BASE + "/recurring/<client_id>/stop")
+@requires_user(admin=True)
+def stop_recurring(client_id: str) -> Response:
+    """Stop a client's recurring invoice (past invoices stay)."""
+    _prepare()
+    recurring.stop_plan(
+        g.installation.workspace_id, SettingsActor(g.auth.user_id, _actor_name()), _clockify_id(client_id)
+    )
+    db.session.commit()
+    response = render("billing/_recurring.html", "billing/_recurring.html", **_recurring_context())
+    return toast(response, "Recurring invoice stopped.", "info")
