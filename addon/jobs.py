@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -245,7 +245,7 @@ def _mark_overdue(app: Flask, workspace_id: str, *, force: bool = False) -> int:
     """One workspace's overdue run."""
 
     def body(installation: Installation, client: Any) -> int:
-        return mark_overdue_invoices(installation, client, datetime.now(UTC).date(), force=force)
+        return mark_overdue_invoices(installation, client, force=force)
 
     return _with_installation(app, workspace_id, body)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from ..clockify.errors import NotFoundError
@@ -46,17 +46,26 @@ def resume_stalled_jobs() -> list[FollowUp]:
     return [FollowUp(invoicing.INVOICE_TASK, (job_id,)) for job_id in invoicing.stalled_jobs()]
 
 
-def mark_overdue_invoices(installation: Installation, client: Any, today: date, *, force: bool = False) -> int:
-    """The daily overdue run for one workspace (skipped when its setting is off, unless forced)."""
+def mark_overdue_invoices(
+    installation: Installation, client: Any, now: datetime | None = None, *, force: bool = False
+) -> int:
+    """The daily overdue run for one workspace on its own calendar (skipped when its setting is off, unless
+    forced)."""
     if not force and not get_settings(installation.workspace_id)["invoicing.overdue_automation"]:
         return 0
-    return len(overdue.mark_overdue(installation.workspace_id, client, today))
+    zone = workspace_zone(installation.workspace_id, client)
+    today = (now or utcnow()).astimezone(zone).date()
+    return len(overdue.mark_overdue(installation.workspace_id, client, today, zone))
+
+
+def workspace_zone(workspace_id: str, client: Any) -> tzinfo:
+    """The workspace's time zone (cached from Clockify; `client` stays open)."""
+    return zone_or_utc(preferences.workspace_info(workspace_id, preferences.shared(client)).time_zone)
 
 
 def workspace_today(workspace_id: str, client: Any, now: datetime | None = None) -> date:
-    """Today on the workspace's calendar (its time zone, cached from Clockify; `client` stays open)."""
-    info = preferences.workspace_info(workspace_id, preferences.shared(client))
-    return (now or utcnow()).astimezone(zone_or_utc(info.time_zone)).date()
+    """Today on the workspace's calendar."""
+    return (now or utcnow()).astimezone(workspace_zone(workspace_id, client)).date()
 
 
 def run_recurring_invoices(installation: Installation, client: Any, today: date) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, make_response, request
@@ -42,8 +42,12 @@ def _client() -> Any:
     return client
 
 
+def _zone() -> tzinfo:
+    return zone_or_utc(_info().time_zone)
+
+
 def _today() -> date:
-    return datetime.now(UTC).astimezone(zone_or_utc(_info().time_zone)).date()
+    return datetime.now(UTC).astimezone(_zone()).date()
 
 
 def _info() -> preferences.WorkspaceInfo:
@@ -126,6 +130,7 @@ def _receivables_context() -> dict[str, Any]:
             _today(),
             status=status if status in receivables.STATUSES else None,
             client_id=client_id if client_id and CLOCKIFY_ID.match(client_id) else None,
+            zone=_zone(),
         ),
         "status": status,
         "client_filter": client_id,
@@ -152,9 +157,7 @@ def page() -> Response:
     """Bill approved time: what is ready to bill per client, recent invoices and receivables."""
     _prepare()
     start, end = _range()
-    if not receivables.has_records(g.installation.workspace_id):
-        # The first opening fills receivables once; after that deliveries and reconciliation keep it fresh.
-        handlers.reconcile_billing(g.installation, _client())
+    if receivables.fill_once(g.installation.workspace_id, _client()):
         db.session.commit()
     return render(
         "billing/page.html",
@@ -322,7 +325,7 @@ def refresh_receivables() -> Response:
 
 
 def _receivable(invoice_id: str) -> receivables.Receivable:
-    row = receivables.receivable(g.installation.workspace_id, _clockify_id(invoice_id), _today())
+    row = receivables.receivable(g.installation.workspace_id, _clockify_id(invoice_id), _today(), _zone())
     if row is None:
         raise BillingError("Closeout does not know that invoice; refresh receivables.", 404)
     return row
