@@ -58,6 +58,11 @@ class ClientRow:
     amount: int = 0
     entries: int = 0
     waiting_seconds: int = 0
+    # Approved, billable, uninvoiced expenses (minor units), and those still waiting for approval: shown,
+    # never put on Closeout's invoice (the API cannot mark an expense invoiced, so it would be billed twice).
+    expenses_amount: int = 0
+    expenses: int = 0
+    waiting_expenses_amount: int = 0
     by_project: dict[str, Slice] = field(default_factory=dict)
     by_person: dict[str, Slice] = field(default_factory=dict)
 
@@ -149,7 +154,8 @@ def approved_entries(client: Any, start: date, end: date, client_ids: Iterable[s
 def ready_to_bill(client: Any, start: date, end: date, default_currency: str) -> ReadyToBill:
     """One row per client with approved, billable, uninvoiced time, and that client's time waiting for approval.
 
-    Clockify calls: the detailed report's pages, one summary report and the client list, whatever the size.
+    Clockify calls: the detailed report's pages, one summary report, the expense report's pages (approved, and
+    waiting) and the client list, whatever the size.
     """
     currencies = {c.id: c.currency_code for c in client.iter_clients()}
     rows: dict[str, ClientRow] = {}
@@ -171,6 +177,20 @@ def ready_to_bill(client: Any, start: date, end: date, default_currency: str) ->
             currency = currencies.get(waiting.client_id) or default_currency
             row = rows[waiting.client_id] = ClientRow(waiting.client_id, waiting.name, currency)
         row.waiting_seconds += waiting.seconds
+    for approved, filters in ((True, totals.BILLABLE_APPROVED), (False, totals.AWAITING_APPROVAL)):
+        for expense in totals.billable_expenses(client, bounds(start, end), filters):
+            if not expense.client_id or expense.amount <= 0:
+                continue
+            row = rows.get(expense.client_id)
+            if row is None:
+                currency = currencies.get(expense.client_id) or default_currency
+                name = expense.client_name or WITHOUT_CLIENT
+                row = rows[expense.client_id] = ClientRow(expense.client_id, name, currency)
+            if approved:
+                row.expenses_amount += expense.amount
+                row.expenses += 1
+            else:
+                row.waiting_expenses_amount += expense.amount
     ordered = sorted(rows.values(), key=lambda r: (-r.amount, r.name))
     return ReadyToBill(start, end, ordered, without_client)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..clockify.payloads import TimeEntry, as_dict, number
+from ..clockify.payloads import Expense, TimeEntry, as_dict, number
 from ..platform.models import Installation
 from .directory import DIRECTORY_TTL_SECONDS, cache_key_for
 from .periods import WEEKDAYS, Period
@@ -154,3 +154,12 @@ def billable_entries(
     if ids:
         filters["clients"] = {"ids": ids, "contains": "CONTAINS", "status": "ALL"}
     yield from client.iter_detailed_report(start, end - timedelta(milliseconds=1), filters=filters)
+
+
+def billable_expenses(
+    client: Any, bounds: tuple[datetime, datetime], filters: dict[str, Any] = BILLABLE_APPROVED
+) -> Iterator[Expense]:
+    """Every billable, uninvoiced expense in [start, end) in the approval state `filters` names (approved by
+    default; AWAITING_APPROVAL for the rest): the expense report, paged (never a call per client)."""
+    start, end = bounds
+    yield from client.iter_expense_report(start, end - timedelta(milliseconds=1), filters=dict(filters))
