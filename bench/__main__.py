@@ -10,6 +10,7 @@ import time
 MODULES = [
     "bench.client",
     "bench.webhooks",
+    "bench.billing",
 ]
 
 
