@@ -36,6 +36,8 @@ RECURRING_TASK = "run_recurring_invoices"
 CLIENTS_KEY = "invoicing.recurring_clients"
 PLANS_KEY = "invoicing.recurring_templates"
 EARLIEST = date(2000, 1, 1)
+# A duplicate sent less than this long ago may still be answering: nobody reads for its copy or re-sends yet.
+ATTEMPT_LEASE_SECONDS = 120
 
 
 def month_key(day: date) -> str:
@@ -262,6 +264,9 @@ def run_recurring(workspace_id: str, client: Any, today: date) -> list[Recurring
     for run in unfinished:
         try:
             _advance(run, client)
+        except AttemptInFlight:
+            db.session.rollback()
+            retry = "A recurring invoice is being made by another run; trying again shortly."
         except (ServerError, TransportError, RateLimitedError) as exc:
             db.session.rollback()
             run.error, run.updated_at = f"Clockify failed ({type(exc).__name__}); the next run tries again.", utcnow()
@@ -359,20 +364,43 @@ def _copy_made_earlier(run: RecurringRun, client: Any) -> str | None:
     return fresh[0].id if fresh else None
 
 
+class AttemptInFlight(Exception):
+    """Another runner sent this month's duplicate moments ago: leave the run to it (or to a later run)."""
+
+
 def _duplicate(run: RecurringRun, client: Any) -> None:
     if run.clockify_invoice_id is None:
         if run.attempts > 0:
+            if run.updated_at > utcnow() - timedelta(seconds=ATTEMPT_LEASE_SECONDS):
+                # Its answer may still be on the way: a read now could miss the copy and send another.
+                raise AttemptInFlight(run.id)
             # Read before re-sending: the earlier duplicate may have landed before its answer was recorded.
             run.clockify_invoice_id = _copy_made_earlier(run, client)
         if run.clockify_invoice_id is None:
-            if run.known_invoice_ids is None:
-                run.known_invoice_ids = sorted(_client_invoice_ids(client, run.client_id))
-            run.attempts += 1
-            db.session.commit()  # the attempt and what was there before it are on record before it is sent
+            known = run.known_invoice_ids
+            if known is None:
+                known = sorted(_client_invoice_ids(client, run.client_id))
+            _claim_attempt(run, known)  # on record before it is sent, and sent by one runner only
             copy = client.duplicate_invoice(run.template_invoice_id)
             run.clockify_invoice_id = copy.id
     run.step = "update"
     run.updated_at = utcnow()
+
+
+def _claim_attempt(run: RecurringRun, known: list[str]) -> None:
+    """Count the attempt, with what the client had before it, unless another runner counted it first (the
+    attempt count is the lock: a concurrent runner's update matches no row)."""
+    seen = run.attempts
+    claimed = db.session.execute(
+        sa.update(RecurringRun)
+        .where(RecurringRun.id == run.id, RecurringRun.attempts == seen)
+        .values(attempts=seen + 1, known_invoice_ids=known, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise AttemptInFlight(run.id)
+    db.session.refresh(run)
 
 
 def _update(run: RecurringRun, client: Any) -> None:

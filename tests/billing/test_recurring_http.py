@@ -4,14 +4,17 @@ once a month whatever runs twice, and a crash between the duplicate and its reco
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
+from addon.billing.invoicing import RetryLater
 from addon.billing.models import InvoiceNumber, RecurringRun
-from addon.billing.recurring import next_run, run_date
-from addon.extensions import db
+from addon.billing.recurring import ATTEMPT_LEASE_SECONDS, next_run, run_date
+from addon.extensions import db, utcnow
+from addon.jobs import _run_recurring
 from addon.settings.store import Actor, get_settings, save
 
 pytestmark = pytest.mark.sandbox
@@ -41,6 +44,12 @@ def run(runner: Any, workspace_id: str, on: date) -> str:
     result = runner.invoke(args=["billing", "recurring", "--workspace", workspace_id, "--date", on.isoformat()])
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def run_failing(runner: Any, workspace_id: str, on: date) -> None:
+    """A run that leaves work for a retry: the task raises so the worker tries again."""
+    result = runner.invoke(args=["billing", "recurring", "--workspace", workspace_id, "--date", on.isoformat()])
+    assert result.exit_code != 0 and isinstance(result.exception, RetryLater), result.output
 
 
 def of_client(raw: Any, client_id: str) -> dict[str, dict[str, Any]]:
@@ -144,8 +153,7 @@ def test_a_crash_between_duplicate_and_record_is_finished_without_a_second_invoi
         "/faults",
         {"pattern": "/api/v1/workspaces/*/invoices/*/duplicate", "errorRate": 1, "errorStatus": 503, "times": 1},
     )
-    result = runner.invoke(args=["billing", "recurring", "--workspace", raw.workspace_id, "--date", day.isoformat()])
-    assert result.exit_code != 0  # the task's retry (or the next run) resumes it
+    run_failing(runner, raw.workspace_id, day)  # the task's retry (or the next run) resumes it
     [pending] = runs(app)
     assert (pending.status, pending.step, pending.attempts, pending.clockify_invoice_id) == (
         "running",
@@ -159,6 +167,15 @@ def test_a_crash_between_duplicate_and_record_is_finished_without_a_second_invoi
         "POST", "/world/duplicate_invoice", {"workspace_id": raw.workspace_id, "invoice_id": template["id"]}
     ).json()["result"]
     sandbox.control("DELETE", "/requests")
+    # Right after the attempt nobody reads for its copy or re-sends: its answer may still be on the way.
+    run_failing(runner, raw.workspace_id, day)
+    assert not duplicates_sent(request_log) and not [r for r in request_log() if "/invoices" in r["path"]]
+    # Once the attempt is older than the lease, the worker that sent it is taken to have died.
+    with app.app_context():
+        db.session.execute(
+            db.update(RecurringRun).values(updated_at=utcnow() - timedelta(seconds=ATTEMPT_LEASE_SECONDS + 1))
+        )
+        db.session.commit()
 
     assert "1 recurring invoice(s) made" in run(runner, raw.workspace_id, day)
     assert not duplicates_sent(request_log), "read before re-sending: the copy was found, not made again"
@@ -188,3 +205,28 @@ def test_a_missing_template_fails_the_month_frees_its_number_and_saving_again_re
         db.session.commit()
     assert "1 recurring invoice(s) made" in run(runner, raw.workspace_id, day)
     assert [r.number for r in runs(app)] == ["INV-2027-0001"]
+
+
+def test_two_runs_at_once_make_one_invoice(raw, app, request_log):
+    template = template_of(raw)
+    plan(app, raw.workspace_id, template["clientId"], template["id"])
+    before = of_client(raw, template["clientId"])
+    day = date(2027, 7, DAY)
+    outcomes: list[Any] = []
+
+    def go() -> None:
+        try:
+            outcomes.append(_run_recurring(app, raw.workspace_id, day))
+        except Exception as exc:  # the loser may find the attempt in flight and ask for a retry
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 2 and outcomes.count(1) >= 1, outcomes
+    assert all(o in (0, 1) or isinstance(o, RetryLater) for o in outcomes), outcomes
+    assert len(duplicates_sent(request_log)) == 1
+    made = [k for k in of_client(raw, template["clientId"]) if k not in before]
+    assert len(made) == 1 and len(runs(app)) == 1
