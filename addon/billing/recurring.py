@@ -299,13 +299,14 @@ def _start(workspace_id: str, client_id: str, plan: dict[str, Any], on: date, to
         issued_on=today,
         due_on=today + timedelta(days=int(settings["invoicing.due_days"])),
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(run)
-            db.session.flush()
-    except IntegrityError:
-        return  # another run of this month got there first: its row is the one
+    # The number first: its reservation locks the workspace's counter, so concurrent starts queue up here.
     _number(run)
+    try:
+        db.session.add(run)
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()  # another run of this month got there first; the number goes back with this
+        return
     db.session.commit()
 
 
