@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import click
@@ -24,7 +24,13 @@ from .approvals import mirror
 from .approvals.decisions import DECISION_TASK, run_decision_job
 from .approvals.handlers import SYNC_TASK as REQUEST_SYNC_TASK
 from .approvals.handlers import sync_request
-from .billing.handlers import OVERDUE_TASK, mark_overdue_invoices
+from .billing.handlers import (
+    OVERDUE_TASK,
+    RECURRING_TASK,
+    mark_overdue_invoices,
+    run_recurring_invoices,
+    workspace_today,
+)
 from .billing.invoicing import INVOICE_TASK, RetryLater, run_invoice_job
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
@@ -46,6 +52,8 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_MINUTES = 1
 # The daily overdue run, in UTC (huey checks periodic tasks once a minute).
 OVERDUE_AT = (6, 0)
+# The daily recurring-invoice run, in UTC, after the overdue run: each workspace bills on its own calendar.
+RECURRING_AT = (6, 5)
 
 # Messages queued before tasks had names carried a Python path for the generic `call` task. Each still
 # runs once, as the named task it became; anything else under `call` is logged and dropped.
@@ -72,6 +80,7 @@ class Jobs:
     run_invoice_job: TaskWrapper
     mark_overdue_invoices: TaskWrapper
     run_schedule_job: TaskWrapper
+    run_recurring_invoices: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
     sweep: TaskWrapper
@@ -141,14 +150,19 @@ def _build(app: Flask) -> Jobs:
     def invoice_job(job_id: int) -> str:
         return _run_invoice_job(app, job_id)
 
-    @huey.task(name=OVERDUE_TASK, retries=2, retry_delay=300)
-    def overdue_invoices(workspace_id: str) -> int:
-        return _mark_overdue(app, workspace_id)
+    def daily(name: str, at: tuple[int, int], body: Callable[[str], int]) -> TaskWrapper:
+        """A per-workspace task, and a periodic one queueing it for every active workspace at `at` (UTC)."""
+        task = huey.task(name=name, retries=2, retry_delay=300)(body)
 
-    @huey.periodic_task(lambda dt: (dt.hour, dt.minute) == OVERDUE_AT, name="mark_overdue_all")
-    def overdue_all() -> None:
-        for workspace_id in _active_workspace_ids(app):
-            overdue_invoices(workspace_id)
+        @huey.periodic_task(lambda dt: (dt.hour, dt.minute) == at, name=f"{name}_all")
+        def every_workspace() -> None:
+            for workspace_id in _active_workspace_ids(app):
+                task(workspace_id)
+
+        return task
+
+    overdue_invoices = daily(OVERDUE_TASK, OVERDUE_AT, lambda workspace_id: _mark_overdue(app, workspace_id))
+    recurring_invoices = daily(RECURRING_TASK, RECURRING_AT, lambda workspace_id: _run_recurring(app, workspace_id))
 
     @huey.task(name=SCHEDULE_TASK, retries=3, retry_delay=30)
     def schedule_job(job_id: int) -> None:
@@ -187,6 +201,7 @@ def _build(app: Flask) -> Jobs:
         run_invoice_job=invoice_job,
         mark_overdue_invoices=overdue_invoices,
         run_schedule_job=schedule_job,
+        run_recurring_invoices=recurring_invoices,
         call=call,
         reconcile_all=reconcile_all,
         sweep=sweep,
@@ -204,6 +219,7 @@ def _build(app: Flask) -> Jobs:
             INVOICE_TASK: invoice_job,
             OVERDUE_TASK: overdue_invoices,
             SCHEDULE_TASK: schedule_job,
+            RECURRING_TASK: recurring_invoices,
         }
     )
     return jobs
@@ -239,25 +255,26 @@ def _run_invoice_job(app: Flask, job_id: int) -> str:
 
 
 def _mark_overdue(app: Flask, workspace_id: str, *, force: bool = False) -> int:
-    """One workspace's overdue run with the installation's token (automation, not a person's action)."""
-    with app.app_context():
-        try:
-            installation = _active_installation(workspace_id)
-            if installation is None:
-                return 0
-            client = clients_for(app).for_installation(installation)
-            try:
-                today = datetime.now(UTC).date()
-                changed = mark_overdue_invoices(installation, client, today, force=force)
-                db.session.commit()
-                return changed
-            except Exception:
-                db.session.rollback()
-                raise
-            finally:
-                client.close()
-        finally:
-            db.session.remove()
+    """One workspace's overdue run."""
+
+    def body(installation: Installation, client: Any) -> int:
+        changed = mark_overdue_invoices(installation, client, force=force)
+        db.session.commit()
+        return changed
+
+    return _with_installation(app, workspace_id, body, 0)
+
+
+def _run_recurring(app: Flask, workspace_id: str, today: date | None = None) -> int:
+    """One workspace's recurring run on its own calendar; its steps commit as they go, so a failure here is
+    resumed by the task's retry or the next daily run."""
+
+    def body(installation: Installation, client: Any) -> int:
+        made = run_recurring_invoices(installation, client, today or workspace_today(workspace_id, client))
+        db.session.commit()
+        return made
+
+    return _with_installation(app, workspace_id, body, 0)
 
 
 def _active_workspace_ids(app: Flask) -> list[str]:
@@ -506,7 +523,7 @@ def init_app(app: Flask) -> None:
 
     @app.cli.group("billing")
     def billing() -> None:
-        """Billing: invoices of approved time, receivables, overdue automation."""
+        """Billing: invoices of approved time, receivables, overdue automation, recurring invoices."""
 
     @billing.command("overdue")
     @click.option("--workspace", "workspace_ids", multiple=True, help="Only this workspace (repeatable).")
@@ -515,6 +532,19 @@ def init_app(app: Flask) -> None:
         for workspace_id in workspace_ids or tuple(_active_workspace_ids(app)):
             changed = _mark_overdue(app, workspace_id, force=bool(workspace_ids))
             click.echo(f"{workspace_id}: {changed} invoice(s) marked overdue")
+
+    @billing.command("recurring")
+    @click.option("--workspace", "workspace_ids", multiple=True, help="Only this workspace (repeatable).")
+    @click.option("--date", "on", default=None, help="Run as if today were this day (YYYY-MM-DD).")
+    def recurring_command(workspace_ids: tuple[str, ...], on: str | None) -> None:
+        """Make this month's due recurring invoices now, and finish unfinished ones (every active workspace)."""
+        try:
+            today = date.fromisoformat(on) if on else None
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from None
+        for workspace_id in workspace_ids or tuple(_active_workspace_ids(app)):
+            made = _run_recurring(app, workspace_id, today)
+            click.echo(f"{workspace_id}: {made} recurring invoice(s) made")
 
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True, help="Worker threads.")

@@ -14,6 +14,7 @@ MODULES = [
     "bench.scale",
     "bench.memory",
     "bench.approvals_tab",
+    "bench.billing",
 ]
 
 

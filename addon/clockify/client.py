@@ -653,6 +653,37 @@ class ClockifyClient:
             parse=p.TimeEntry.from_api,
         )
 
+    def iter_expense_report(
+        self,
+        start: datetime | date | str,
+        end: datetime | date | str,
+        *,
+        filters: dict[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[p.Expense]:
+        """Every expense of the expense report (`…/reports/expenses/detailed`), paged by `page`/`pageSize` in
+        the body; `totals.expensesCount` stops paging without an extra empty call."""
+
+        def body(page: int, size: int) -> dict[str, Any]:
+            return {
+                "dateRangeStart": iso(start),
+                "dateRangeEnd": iso(end),
+                "exportType": "JSON",
+                **(filters or {}),
+                "page": page,
+                "pageSize": size,
+            }
+
+        yield from self._iter_pages(
+            self._ws("/reports/expenses/detailed"),
+            body=body,
+            page_size=page_size or PAGE_SIZES["detailed_report"],
+            items_key="expenses",
+            total=lambda data: p.to_int(_dict(_dict(data).get("totals")).get("expensesCount")),
+            base="reports",
+            parse=p.Expense.from_api,
+        )
+
     def summary_report(
         self,
         start: datetime | date | str,

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("sidebar", __name__)
 PATH = component_paths()["sidebar"]
+BILLING_TAB = "/invoices?action=invoices.action"
 
 
 def _clients() -> Any:
@@ -76,6 +77,8 @@ def _context(auth: TokenContext, installation: Installation, board: dashboard.Da
         "auth": auth,
         "board": board,
         "host": host_base(auth),
+        # Unbilled and overdue are billing's figures: they open billing's tab (the Invoices page action).
+        "billing_url": host_base(auth) + BILLING_TAB,
         "is_admin": auth.is_admin,
         "me": auth.user_id,
         **extra,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..clockify.payloads import TimeEntry, as_dict, number, parse_datetime
+from ..clockify.payloads import Expense, TimeEntry, as_dict, number, parse_datetime
 from ..extensions import BoundedCache
 from ..platform.models import Installation
 from .directory import DIRECTORY_TTL_SECONDS, cache_key_for
@@ -299,3 +299,12 @@ def tracked_by_project(client: Any, bounds: tuple[datetime, datetime]) -> dict[s
                 amount + int(number(group.get("amount"))),
             )
     return found
+
+
+def billable_expenses(
+    client: Any, bounds: tuple[datetime, datetime], filters: dict[str, Any] = BILLABLE_APPROVED
+) -> Iterator[Expense]:
+    """Every billable, uninvoiced expense in [start, end) in the approval state `filters` names (approved by
+    default; AWAITING_APPROVAL for the rest): the expense report, paged (never a call per client)."""
+    start, end = bounds
+    yield from client.iter_expense_report(start, end - timedelta(milliseconds=1), filters=dict(filters))
