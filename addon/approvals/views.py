@@ -100,7 +100,6 @@ def _queue_context(view: View, filters: queues.QueueFilters) -> dict[str, Any]:
         "viewer": view.viewer,
         "directory": view.directory,
         "schedule_error": schedule_error,
-        "base": BASE,
         "version": queues.queue_version(view.installation.workspace_id),
         "directory_error": g.get("directory_error"),
         # Filter choices never name groups or managers outside what the viewer may see.
@@ -232,7 +231,6 @@ def evaluations() -> Response:
         "approvals/_evaluations.html",
         auth=g.auth,
         evaluations=_evaluations(view),
-        base=BASE,
     )
 
 
@@ -243,7 +241,7 @@ def version() -> Response:
     current = queues.queue_version(g.installation.workspace_id)
     if request.args.get("v") == current:
         return make_response("", 204)
-    response = render("approvals/_version.html", "approvals/_version.html", version=current, base=BASE)
+    response = render("approvals/_version.html", "approvals/_version.html", version=current)
     return trigger(response, "closeout:approvals-changed")
 
 
@@ -280,7 +278,7 @@ def _queue_decisions(job_id: int) -> None:
 def _started(job: Any) -> Response:
     _queue_decisions(job.id)
     progress = decisions.job_progress(job.workspace_id, job.id)
-    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
+    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress)
     return response
 
 
@@ -299,7 +297,7 @@ def job(job_id: int) -> Response:
     if resumed or stalled:
         _queue_decisions(view_job.id)
     progress = decisions.job_progress(g.installation.workspace_id, job_id)
-    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
+    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress)
     if progress.finished and request.args.get("poll"):
         summary = f"Approvals: {progress.done} done, {progress.failed} failed" + (
             f", {progress.skipped} skipped." if progress.skipped else "."
@@ -351,7 +349,6 @@ def missing() -> Response:
         error=error,
         period=view.period,
         scope=view.scope,
-        base=BASE,
     )
 
 

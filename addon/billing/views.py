@@ -103,7 +103,6 @@ def _conflict(exc: InvoiceConflict) -> Response:
         status=409,
         message=exc.message,
         job_id=exc.job_id,
-        base=BASE,
     )
     if is_htmx():
         response.headers["HX-Retarget"] = "#billing-job"
@@ -117,7 +116,6 @@ def _ready_context(start: date, end: date) -> dict[str, Any]:
         "start": start,
         "end": end,
         "host": host_base(g.auth),
-        "base": BASE,
     }
 
 
@@ -136,7 +134,6 @@ def _receivables_context() -> dict[str, Any]:
         "client_filter": client_id,
         "statuses": receivables.STATUSES,
         "buckets": receivables.BUCKETS,
-        "base": BASE,
     }
 
 
@@ -146,7 +143,6 @@ def _recurring_context(**extra: Any) -> dict[str, Any]:
         "plans": recurring.plans(workspace_id, _today()),
         "templates": recurring.template_choices(workspace_id),
         "day_range": (RECURRING_DAY_MIN, RECURRING_DAY_MAX),
-        "base": BASE,
         **extra,
     }
 
@@ -183,7 +179,7 @@ def drill(client_id: str) -> Response:
     _prepare()
     start, end = _range()
     row = ready.client_row(_client(), _clockify_id(client_id), start, end, _currency())
-    return render("billing/_drill.html", "billing/_drill.html", row=row, start=start, end=end, base=BASE)
+    return render("billing/_drill.html", "billing/_drill.html", row=row, start=start, end=end)
 
 
 @bp.get(BASE + "/clients/<client_id>/preview")
@@ -195,7 +191,7 @@ def preview(client_id: str) -> Response:
     draft = invoicing.draft_invoice(
         g.installation.workspace_id, _client(), _clockify_id(client_id), start, end, _today()
     )
-    return render("billing/_preview.html", "billing/_preview.html", draft=draft, base=BASE)
+    return render("billing/_preview.html", "billing/_preview.html", draft=draft)
 
 
 @bp.post(BASE + "/clients/<client_id>/invoice")
@@ -238,7 +234,6 @@ def _job_fragment(job: Any) -> Response:
         job=job,
         steps=invoicing.job_steps(job),
         is_confirmer=job.actor_user_id == g.auth.user_id,
-        base=BASE,
     )
 
 
@@ -290,7 +285,6 @@ def document(job_id: int) -> Response:
         doc=doc,
         bill_from=(doc.clockify or {}).get("billFrom") or _info().name,
         client_address=(doc.clockify or {}).get("clientAddress"),
-        base=BASE,
     )
 
 
@@ -340,7 +334,6 @@ def _payments(row: receivables.Receivable, status: int = 200, **extra: Any) -> R
         row=row,
         history=history,
         today=_today(),
-        base=BASE,
         **extra,
     )
 
