@@ -47,3 +47,8 @@ def mark_overdue_invoices(installation: Installation, client: Any, today: date, 
     if not force and not get_settings(installation.workspace_id)["invoicing.overdue_automation"]:
         return 0
     return len(overdue.mark_overdue(installation.workspace_id, client, today))
+
+
+def resume_paused_jobs(workspace_id: str) -> list[FollowUp]:
+    """STATUS_CHANGED ACTIVE: the invoice jobs the pause held go on."""
+    return [FollowUp(invoicing.INVOICE_TASK, (job_id,)) for job_id in invoicing.paused_jobs(workspace_id)]
