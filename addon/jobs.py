@@ -24,6 +24,7 @@ from .approvals import mirror
 from .approvals.decisions import DECISION_TASK, run_decision_job
 from .approvals.handlers import SYNC_TASK as REQUEST_SYNC_TASK
 from .approvals.handlers import sync_request
+from .approvals.models import DecisionJob
 from .billing.handlers import (
     OVERDUE_TASK,
     RECURRING_TASK,
@@ -32,15 +33,17 @@ from .billing.handlers import (
     workspace_today,
 )
 from .billing.invoicing import INVOICE_TASK, RetryLater, run_invoice_job
+from .billing.models import InvoiceJob
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
 from .metrics import observe_tasks
 from .platform import inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
-from .platform.installations import active_installations, prune_used_tokens
+from .platform.installations import GO, JobStopped, StepGuard, active_installations, job_state, prune_used_tokens
 from .platform.models import Installation
-from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
+from .queue import PROCESS_INBOX_EVENTS, RESUME_WORKSPACE, TASK_REGISTRAR, queue_for
+from .scheduling.models import ScheduleJob
 from .scheduling.publish import JOB_TASK as SCHEDULE_TASK
 from .scheduling.publish import run_schedule_job
 from .tokens import verifier_for
@@ -81,6 +84,7 @@ class Jobs:
     mark_overdue_invoices: TaskWrapper
     run_schedule_job: TaskWrapper
     run_recurring_invoices: TaskWrapper
+    resume_workspace: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
     sweep: TaskWrapper
@@ -131,19 +135,25 @@ def _build(app: Flask) -> Jobs:
     @huey.task(name=DECISION_TASK, retries=3, retry_delay=30)
     def decision_job(job_id: int) -> None:
         pace = float(app.config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
-        _in_transaction(app, lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace))
+        _in_transaction(
+            app,
+            lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace),
+            gone=lambda: db.session.get(DecisionJob, job_id) is None,
+        )
 
     @huey.task(name=REQUEST_SYNC_TASK, retries=3, retry_delay=30)
     def approval_sync(workspace_id: str, request_id: str, period_start: str, event_type: str) -> None:
         clients = clients_for(app)
         _in_transaction(
-            app, lambda: sync_request(workspace_id, request_id, period_start, event_type, clients.for_installation)
+            app,
+            lambda: sync_request(workspace_id, request_id, period_start, event_type, clients.for_job),
+            workspace_id=workspace_id,
         )
 
     @huey.task(name=REFRESH_TASK, retries=3, retry_delay=30)
     def dashboard_refresh(workspace_id: str) -> None:
         clients = clients_for(app)
-        _in_transaction(app, lambda: refresh_dashboard(workspace_id, clients.for_installation))
+        _in_transaction(app, lambda: refresh_dashboard(workspace_id, clients.for_job), workspace_id=workspace_id)
 
     # A Clockify failure worth retrying is retried here; the minute sweep re-queues a job these exhaust.
     @huey.task(name=INVOICE_TASK, retries=5, retry_delay=float(app.config.get("INVOICE_RETRY_SECONDS", 20)))
@@ -167,7 +177,15 @@ def _build(app: Flask) -> Jobs:
     @huey.task(name=SCHEDULE_TASK, retries=3, retry_delay=30)
     def schedule_job(job_id: int) -> None:
         pace = float(app.config.get("SCHEDULE_JOB_PACE_SECONDS", 0) or 0)
-        _in_transaction(app, lambda: run_schedule_job(job_id, clients_for(app), verifier_for(app), pace=pace))
+        _in_transaction(
+            app,
+            lambda: run_schedule_job(job_id, clients_for(app), verifier_for(app), pace=pace),
+            gone=lambda: db.session.get(ScheduleJob, job_id) is None,
+        )
+
+    @huey.task(name=RESUME_WORKSPACE)
+    def resume_workspace(workspace_id: str) -> int:
+        return _resume_workspace(jobs, workspace_id)
 
     @huey.task(name="call")
     def call(target: str, *args: Any) -> None:
@@ -202,6 +220,7 @@ def _build(app: Flask) -> Jobs:
         mark_overdue_invoices=overdue_invoices,
         run_schedule_job=schedule_job,
         run_recurring_invoices=recurring_invoices,
+        resume_workspace=resume_workspace,
         call=call,
         reconcile_all=reconcile_all,
         sweep=sweep,
@@ -220,6 +239,7 @@ def _build(app: Flask) -> Jobs:
             OVERDUE_TASK: overdue_invoices,
             SCHEDULE_TASK: schedule_job,
             RECURRING_TASK: recurring_invoices,
+            RESUME_WORKSPACE: resume_workspace,
         }
     )
     return jobs
@@ -228,17 +248,46 @@ def _build(app: Flask) -> Jobs:
 # --- Task bodies (run in the worker) ---
 
 
-def _in_transaction(app: Flask, body: Callable[[], Any]) -> Any:
+def _in_transaction(
+    app: Flask, body: Callable[[], Any], *, workspace_id: str | None = None, gone: Callable[[], bool] | None = None
+) -> Any:
+    """Run a task body and commit; a body that found Closeout paused or removed (JobStopped), or that failed
+    because DELETED took its rows (`gone()`), ends quietly: no exception, so huey does not retry it.
+
+    With `workspace_id`, the commit is made only while the workspace is still installed (StepGuard).
+    """
     with app.app_context():
         try:
             result = body()
-            db.session.commit()
+            if workspace_id is not None:
+                StepGuard(workspace_id).commit()
+            else:
+                db.session.commit()
             return result
+        except JobStopped as stop:
+            db.session.rollback()
+            log.info("task for workspace %s stopped: Closeout is %s there", stop.workspace_id, stop.state)
+            return None
         except Exception:
             db.session.rollback()
+            if gone is not None and _quietly(gone):
+                log.info("a task's rows were removed with their workspace while it ran; it ends here")
+                return None
+            if workspace_id is not None and job_state(workspace_id, None) != GO:
+                # Clockify refused a paused add-on or a removed one's token: ACTIVE reconciles again.
+                log.info("a task for workspace %s ends: Closeout was paused or removed while it ran", workspace_id)
+                return None
             raise  # huey retries the task
         finally:
             db.session.remove()
+
+
+def _quietly(gone: Callable[[], bool]) -> bool:
+    try:
+        return gone()
+    except Exception:
+        db.session.rollback()
+        return False
 
 
 def _run_invoice_job(app: Flask, job_id: int) -> str:
@@ -247,19 +296,49 @@ def _run_invoice_job(app: Flask, job_id: int) -> str:
             return run_invoice_job(job_id, clients_for(app), verifier_for(app))
         except RetryLater:
             raise  # recorded on the job already; huey retries the task
+        except JobStopped:
+            db.session.rollback()
+            return "stopped"
         except Exception:
             db.session.rollback()
+            if _quietly(lambda: db.session.get(InvoiceJob, job_id) is None):
+                return "removed"
             raise
         finally:
             db.session.remove()
 
 
-def _mark_overdue(app: Flask, workspace_id: str, *, force: bool = False) -> int:
-    """One workspace's overdue run."""
+def _resume_workspace(jobs: Jobs, workspace_id: str) -> int:
+    """STATUS_CHANGED ACTIVE: queue the jobs every capability's pause held (handlers.RESUMERS), then a
+    reconciliation for what was not delivered while paused."""
+    follow_ups: list[FollowUp] = []
+    with jobs.app.app_context():
+        try:
+            if _active_installation(workspace_id) is None:
+                return 0
+            for name, resumer in handlers.RESUMERS:
+                try:
+                    follow_ups.extend(resumer(workspace_id))
+                    db.session.commit()
+                except Exception as exc:
+                    db.session.rollback()
+                    log.warning("resuming %s for %s failed (%s)", name, workspace_id, type(exc).__name__)
+        finally:
+            db.session.remove()
+    jobs.enqueue(follow_ups)
+    delay = float(jobs.app.config.get("RESUME_RECONCILE_DELAY_SECONDS", 0) or 0)
+    jobs.enqueue([FollowUp("reconcile_installation", (workspace_id,), delay=delay)])
+    if follow_ups:
+        log.info("workspace %s is active again: %d paused jobs queued", workspace_id, len(follow_ups))
+    return len(follow_ups)
 
-    def body(installation: Installation, client: Any) -> int:
+
+def _mark_overdue(app: Flask, workspace_id: str, *, force: bool = False) -> int:
+    """One workspace's overdue run with the installation's token (automation, not a person's action)."""
+
+    def body(installation: Installation, client: Any, guard: StepGuard) -> int:
         changed = mark_overdue_invoices(installation, client, force=force)
-        db.session.commit()
+        guard.commit()
         return changed
 
     return _with_installation(app, workspace_id, body, 0)
@@ -269,9 +348,9 @@ def _run_recurring(app: Flask, workspace_id: str, today: date | None = None) -> 
     """One workspace's recurring run on its own calendar; its steps commit as they go, so a failure here is
     resumed by the task's retry or the next daily run."""
 
-    def body(installation: Installation, client: Any) -> int:
+    def body(installation: Installation, client: Any, guard: StepGuard) -> int:
         made = run_recurring_invoices(installation, client, today or workspace_today(workspace_id, client))
-        db.session.commit()
+        guard.commit()
         return made
 
     return _with_installation(app, workspace_id, body, 0)
@@ -425,10 +504,23 @@ def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
             installation = _active_installation(workspace_id)
             if installation is None:
                 return {}
-            client = clients_for(app).for_installation(installation)
+            guard = StepGuard.of(installation)
+            client = clients_for(app).for_job(installation, guard)
+
+            def checkpoint(ok: bool) -> None:
+                if ok:
+                    guard.commit()  # nothing written for a workspace removed meanwhile
+                else:
+                    db.session.rollback()
+
             try:
                 return reconcile.run(
-                    installation, client, app.config["ADDON_BASE_URL"], _checkpoint, handlers.RECONCILERS
+                    installation,
+                    client,
+                    app.config["ADDON_BASE_URL"],
+                    checkpoint,
+                    handlers.RECONCILERS,
+                    stopped=lambda: guard.state() != GO,
                 )
             finally:
                 client.close()
@@ -437,9 +529,9 @@ def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
 
 
 def _register_webhooks(app: Flask, workspace_id: str) -> int:
-    def register(installation: Installation, client: Any) -> int:
+    def register(installation: Installation, client: Any, guard: StepGuard) -> int:
         changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
-        db.session.commit()
+        guard.commit()
         return len(changes)
 
     # On failure huey retries the task; reconciliation is the backstop after that.
@@ -450,28 +542,41 @@ def _sync_approval_period(app: Flask, workspace_id: str, period_start: str) -> i
     """A repeat open of the approvals tab was served from the mirror: read the period again behind it."""
     start = date.fromisoformat(period_start)
 
-    def sync(_installation: Installation, client: Any) -> int:
+    def sync(_installation: Installation, client: Any, guard: StepGuard) -> int:
         stored = mirror.sync_period(workspace_id, client, start)
-        db.session.commit()
+        guard.commit()
         preferences.note_read(workspace_id, mirror.read_scope(start))
         return stored
 
     return _with_installation(app, workspace_id, sync, 0)
 
 
-def _with_installation(app: Flask, workspace_id: str, body: Callable[[Installation, Any], T], default: T) -> T:
-    """Run `body(installation, client)` for an active installation (else `default`); roll back on failure."""
+def _with_installation(
+    app: Flask, workspace_id: str, body: Callable[[Installation, Any, StepGuard], T], default: T
+) -> T:
+    """Run `body(installation, client, guard)` for an active installation (else `default`), its client checking
+    the installation before every call; a pause or removal meanwhile ends it quietly with `default`. The body
+    commits through `guard.commit()`, which writes nothing for a workspace removed meanwhile."""
     with app.app_context():
         try:
             installation = _active_installation(workspace_id)
             if installation is None:
                 return default
-            client = clients_for(app).for_installation(installation)
+            guard = StepGuard.of(installation)
+            client = clients_for(app).for_job(installation, guard)
             try:
-                return body(installation, client)
+                return body(installation, client, guard)
+            except JobStopped as stop:
+                # Paused: ACTIVE resumes or reconciles; removed: nothing is left to do, with no call made.
+                db.session.rollback()
+                log.info("a task for %s stopped: Closeout is %s there", workspace_id, stop.state)
+                return default
             except Exception:
                 db.session.rollback()
-                raise
+                if guard.state() != GO:
+                    log.info("a task for %s ends: Closeout was paused or removed there meanwhile", workspace_id)
+                    return default
+                raise  # huey retries the task; reconciliation is the backstop after that
             finally:
                 client.close()
         finally:
@@ -481,13 +586,6 @@ def _with_installation(app: Flask, workspace_id: str, body: Callable[[Installati
 def _active_installation(workspace_id: str) -> Installation | None:
     installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
     return installation if installation is not None and installation.is_active else None
-
-
-def _checkpoint(ok: bool) -> None:
-    if ok:
-        db.session.commit()
-    else:
-        db.session.rollback()
 
 
 # --- Running the consumer ---

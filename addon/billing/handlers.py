@@ -71,3 +71,8 @@ def workspace_today(workspace_id: str, client: Any, now: datetime | None = None)
 def run_recurring_invoices(installation: Installation, client: Any, today: date) -> int:
     """The daily recurring run for one workspace: this month's due template copies, and unfinished ones."""
     return sum(1 for run in recurring.run_recurring(installation.workspace_id, client, today) if run.status == "done")
+
+
+def resume_paused_jobs(workspace_id: str) -> list[FollowUp]:
+    """STATUS_CHANGED ACTIVE: the invoice jobs the pause held go on."""
+    return [FollowUp(invoicing.INVOICE_TASK, (job_id,)) for job_id in invoicing.paused_jobs(workspace_id)]

@@ -215,6 +215,9 @@ class ClockifyClient:
         self._jitter = jitter
         self._bucket = bucket or workspace_id
         self._observer = observer
+        # Called before every exchange, retries included; whatever it raises stops the call unsent (a
+        # background job's check that its installation is still there and active).
+        self.before_send: Callable[[], None] | None = None
         self._stats_lock = threading.Lock()
         self.deadline = _deadline.get()
         self._own_session = session is None
@@ -260,6 +263,8 @@ class ClockifyClient:
 
     def _exchange(self, method: str, base: str, path: str, params: Any, body: Any) -> _Answer:
         """One paced HTTP exchange; raises the mapped error for any failure."""
+        if self.before_send is not None:
+            self.before_send()
         url = self._base(base) + path
         timeout = self._timeout_within_budget(method, path)
         waited = self.limiter.acquire(self._bucket)

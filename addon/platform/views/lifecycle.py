@@ -12,7 +12,7 @@ from ...exceptions import AuthError, DomainError, PayloadError
 from ...extensions import db, forget_workspace
 from ...hosts import UntrustedHostError
 from ...manifest import lifecycle_paths, webhook_paths
-from ...queue import enqueue
+from ...queue import RESUME_WORKSPACE, enqueue
 from ...security import api_hosts, consume_lifecycle_token, verifier, verify_lifecycle
 from ...settings.store import ensure_defaults
 from ...tokens import WEBHOOK_CLAIMS, check_claim_types
@@ -128,6 +128,9 @@ def status_changed() -> Response | tuple[Response, int]:
     installations.record_lifecycle(installation.workspace_id, "STATUS_CHANGED", body)
     db.session.commit()
     log.info("workspace %s status %s", installation.workspace_id, body.get("status"))
+    if installation.is_active:
+        # The jobs the pause held go on, and what was not delivered meanwhile is read (in the worker).
+        enqueue(current_app._get_current_object(), RESUME_WORKSPACE, installation.workspace_id)  # type: ignore[attr-defined]
     return _ok(active=installation.is_active)
 
 
