@@ -47,7 +47,7 @@ HTTP_LATENCY = Histogram(
 )
 WEBHOOKS = Counter(
     "closeout_webhook_deliveries_total",
-    "Webhook deliveries by event and intake outcome (accepted, duplicate, dropped, refused, invalid, failed).",
+    "Webhook deliveries by event and intake outcome (accepted, duplicate, dropped, refused, limited, invalid, failed).",
     ["event", "outcome"],
 )
 JOBS = Counter("closeout_jobs_total", "Background tasks run, by task name and outcome.", ["task", "outcome"])

@@ -85,6 +85,8 @@ def _intake_outcome(response: Response) -> str:
         return str(body.get("status") or "accepted")
     if status in (401, 403):
         return "refused"
+    if status == 429:
+        return "limited"
     if 400 <= status < 500:
         return "invalid"
     return "failed"

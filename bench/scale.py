@@ -259,11 +259,13 @@ def main() -> bool:
             result = run_load(run.port, run.plan(installed[:count], INTAKE_DELIVERIES), run.headers())
             drained = run.drain() + result["wall"]
             latencies = [v for v in result["latencies"] if v > 0]
+            accepted = result["statuses"].get(202, 0)
             out.append(
-                f"intake, {count:>3} workspaces:  {len(latencies) / result['wall']:.0f} deliveries/s, "
+                f"intake, {count:>3} workspaces:  {len(latencies) / result['wall']:.0f} answers/s "
+                f"({accepted / result['wall']:.0f}/s accepted; a token past WEBHOOK_RATE_PER_SECOND gets 429), "
                 f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
-                f"answers {result['statuses']}, CPUs {result['busy']:.0%} busy; all {INTAKE_DELIVERIES} processed "
-                f"{drained:.1f}s after the first was sent ({INTAKE_DELIVERIES / drained:.0f}/s end to end); "
+                f"answers {result['statuses']}, CPUs {result['busy']:.0%} busy; all {accepted} accepted processed "
+                f"{drained:.1f}s after the first was sent ({accepted / drained:.0f}/s end to end); "
                 f"inbox so far {run.statuses()}"
             )
             print("   " + out[-1], flush=True)

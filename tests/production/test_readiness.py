@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,31 @@ def test_metrics_with_the_token_in_one_process(app_config):
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     assert 'closeout_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
     assert "closeout_inbox_backlog 0.0" in response.text
+
+
+def test_webhook_intake_is_counted_by_event_and_outcome(app, client, install):
+    from tests.platform.inbox.support import approval_body, deliver
+
+    app.config.update(METRICS_TOKEN="a-token-for-prometheus", WEBHOOK_RATE_PER_SECOND=0.4)  # a burst of two
+    token = install()["webhook_tokens"]["NEW_APPROVAL_REQUEST"]
+    event = "NEW_APPROVAL_REQUEST"
+
+    def counts() -> Counter[str]:
+        text = client.get("/metrics", headers={"Authorization": "Bearer a-token-for-prometheus"}).text
+        found: Counter[str] = Counter()
+        for row in text.splitlines():
+            if row.startswith(f'closeout_webhook_deliveries_total{{event="{event}",outcome="'):
+                found[row.split('outcome="', 1)[1].split('"', 1)[0]] += float(row.rsplit(" ", 1)[-1])
+        return found
+
+    # The registry is the process's (earlier tests count too): compare before and after.
+    before = counts()
+    answers = [deliver(client, token, event, approval_body(f"req-{n}")).status_code for n in range(3)]
+    assert answers == [202, 202, 429]
+    assert deliver(client, "not-a-token", event, approval_body("req-x")).status_code == 401
+    after = counts()
+    assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {
+        "accepted": 2,
+        "limited": 1,
+        "refused": 1,
+    }
