@@ -200,7 +200,17 @@ _scheduled_cache: BoundedCache[tuple[str, str, str], dict[str, int]] = BoundedCa
 
 def cached_scheduled_seconds(installation: Installation, client: Any, period: Period, time_zone: str) -> dict[str, int]:
     """scheduled_seconds, kept for a minute per workspace and period (the approvals queue re-renders often)."""
-    key = (cache_key_for(installation), installation.workspace_id, f"{period.key}/{period.end}/{time_zone}")
+    return scheduled_seconds_cached_as(
+        cache_key_for(installation), installation.workspace_id, client, period, time_zone
+    )
+
+
+def scheduled_seconds_cached_as(
+    cache_key: str, workspace_id: str, client: Any, period: Period, time_zone: str
+) -> dict[str, int]:
+    """cached_scheduled_seconds given the installation's cache key: touches no database row, so it may run in
+    a thread of its own beside the request."""
+    key = (cache_key, workspace_id, f"{period.key}/{period.end}/{time_zone}")
     cached = _scheduled_cache.get(key)
     if cached is not None:
         return cached
