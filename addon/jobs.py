@@ -40,7 +40,7 @@ from .metrics import observe_tasks
 from .platform import inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
-from .platform.installations import GO, JobStopped, StepGuard, active_installations, job_state, prune_used_tokens
+from .platform.installations import GO, JobStopped, StepGuard, active_installations, prune_used_tokens
 from .platform.models import Installation
 from .queue import PROCESS_INBOX_EVENTS, RESUME_WORKSPACE, TASK_REGISTRAR, queue_for
 from .scheduling.models import ScheduleJob
@@ -268,15 +268,19 @@ def _in_transaction(
             db.session.rollback()
             log.info("task for workspace %s stopped: Closeout is %s there", stop.workspace_id, stop.state)
             return None
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
             if gone is not None and _quietly(gone):
                 log.info("a task's rows were removed with their workspace while it ran; it ends here")
                 return None
-            if workspace_id is not None and job_state(workspace_id, None) != GO:
-                # Clockify refused a paused add-on or a removed one's token: ACTIVE reconciles again.
-                log.info("a task for workspace %s ends: Closeout was paused or removed while it ran", workspace_id)
-                return None
+            if workspace_id is not None:
+                try:
+                    # Clockify refuses a paused add-on or a removed one's token a little before its
+                    # STATUS_CHANGED or DELETED arrives: a 401/403 waits briefly for it (ACTIVE reconciles).
+                    StepGuard(workspace_id).stopped_by(exc)
+                except JobStopped:
+                    log.info("a task for workspace %s ends: Closeout was paused or removed while it ran", workspace_id)
+                    return None
             raise  # huey retries the task
         finally:
             db.session.remove()
