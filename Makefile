@@ -61,7 +61,7 @@ check: setup
 	DATABASE_URL=sqlite:///$(CURDIR)/instance/check.sqlite3 $(PY) -m flask --app addon db check
 	rm -f instance/check.sqlite3
 
-## bench: benchmarks that print their figures (client pacing, webhook intake)
+## bench: benchmarks that print their figures (client pacing, webhook intake, billing calls)
 bench: setup
 	$(PY) -m bench
 

@@ -1,9 +1,12 @@
 """Flask extensions, created unbound and attached in create_app(); the model base and its column types."""
 
 import threading
-from collections.abc import Callable
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Flask
@@ -66,3 +69,82 @@ def once_per_app(app: Flask, key: str, build: Callable[[Flask], T]) -> T:
             if value is None:
                 value = app.extensions[key] = build(app)
     return cast(T, value)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Every per-process cache, so that DELETED can drop a workspace's entries from all of them at once.
+_caches: "weakref.WeakSet[BoundedCache[Any, Any]]" = weakref.WeakSet()
+
+
+class BoundedCache(Generic[K, V]):
+    """A per-process cache that cannot grow without end: at most `max_entries` (least recently used go
+    first), each kept for `ttl` seconds when given; thread-safe.
+
+    `workspace_of(key, value)` names the workspace an entry belongs to, so `forget_workspace` can drop
+    a removed workspace's entries from every cache.
+    """
+
+    def __init__(
+        self,
+        max_entries: int,
+        ttl: float | None = None,
+        workspace_of: Callable[[K, V], str | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_entries = max(1, int(max_entries))
+        self.ttl = ttl
+        self._workspace_of = workspace_of
+        self._clock = clock
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+        _caches.add(self)
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if self.ttl is not None and self._clock() - entry[0] >= self.ttl:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = (self._clock(), value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def drop(self, predicate: Callable[[K, V], bool]) -> int:
+        """Remove every entry for which predicate(key, value) holds; return how many went."""
+        with self._lock:
+            gone = [key for key, (_, value) in self._entries.items() if predicate(key, value)]
+            for key in gone:
+                del self._entries[key]
+        return len(gone)
+
+    def forget_workspace(self, workspace_id: str) -> int:
+        if self._workspace_of is None:
+            return 0
+        workspace_of = self._workspace_of
+        return self.drop(lambda key, value: workspace_of(key, value) == workspace_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def forget_workspace(workspace_id: str) -> int:
+    """Drop a workspace's entries from every per-process cache (DELETED, a reinstall)."""
+    return sum(cache.forget_workspace(workspace_id) for cache in list(_caches))

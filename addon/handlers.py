@@ -17,7 +17,7 @@ from .approvals import handlers as approvals
 from .billing import handlers as billing
 from .dashboard import handlers as dashboard
 from .dashboard.figures import RELEVANT_EVENTS as DASHBOARD_EVENTS
-from .platform.events import Handler, Reconciler, Sweeper
+from .platform.events import FollowUp, Handler, Reconciler, Sweeper
 from .scheduling import handlers as scheduling
 from .scheduling.handlers import RELEVANT_EVENTS as SCHEDULE_EVENTS
 
@@ -52,6 +52,13 @@ SWEEPERS: tuple[tuple[str, Sweeper], ...] = (
     ("approvals.resume_stalled_jobs", approvals.resume_stalled_jobs),
     ("billing.resume_stalled_jobs", billing.resume_stalled_jobs),
     ("scheduling.resume_stalled_jobs", scheduling.resume_stalled_jobs),
+)
+
+# Run for a workspace when STATUS_CHANGED makes it ACTIVE again: the jobs each capability's pause held.
+RESUMERS: tuple[tuple[str, Callable[[str], list[FollowUp]]], ...] = (
+    ("approvals.resume_paused_jobs", approvals.resume_paused_jobs),
+    ("billing.resume_paused_jobs", billing.resume_paused_jobs),
+    ("scheduling.resume_paused_jobs", scheduling.resume_paused_jobs),
 )
 
 

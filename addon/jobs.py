@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
@@ -20,28 +20,43 @@ from huey.api import TaskWrapper
 from huey.consumer import Consumer
 
 from . import handlers, logs
+from .approvals import mirror
 from .approvals.decisions import DECISION_TASK, run_decision_job
-from .approvals.handlers import SYNC_TASK, sync_request
-from .billing.handlers import OVERDUE_TASK, mark_overdue_invoices
+from .approvals.handlers import SYNC_TASK as REQUEST_SYNC_TASK
+from .approvals.handlers import sync_request
+from .approvals.models import DecisionJob
+from .billing.handlers import (
+    OVERDUE_TASK,
+    RECURRING_TASK,
+    mark_overdue_invoices,
+    run_recurring_invoices,
+    workspace_today,
+)
 from .billing.invoicing import INVOICE_TASK, RetryLater, run_invoice_job
+from .billing.models import InvoiceJob
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
 from .metrics import observe_tasks
 from .platform import inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
-from .platform.installations import active_installations, prune_used_tokens
+from .platform.installations import GO, JobStopped, StepGuard, active_installations, job_state, prune_used_tokens
 from .platform.models import Installation
-from .queue import PROCESS_INBOX_EVENTS, TASK_REGISTRAR, queue_for
+from .queue import PROCESS_INBOX_EVENTS, RESUME_WORKSPACE, TASK_REGISTRAR, queue_for
+from .scheduling.models import ScheduleJob
 from .scheduling.publish import JOB_TASK as SCHEDULE_TASK
 from .scheduling.publish import run_schedule_job
 from .tokens import verifier_for
+from .workspace import preferences
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_MINUTES = 1
 # The daily overdue run, in UTC (huey checks periodic tasks once a minute).
 OVERDUE_AT = (6, 0)
+# The daily recurring-invoice run, in UTC, after the overdue run: each workspace bills on its own calendar.
+RECURRING_AT = (6, 5)
 
 # Messages queued before tasks had names carried a Python path for the generic `call` task. Each still
 # runs once, as the named task it became; anything else under `call` is logged and dropped.
@@ -61,12 +76,15 @@ class Jobs:
     process_inbox_events: TaskWrapper
     reconcile_installation: TaskWrapper
     register_webhooks: TaskWrapper
+    sync_approval_period: TaskWrapper
     run_decision_job: TaskWrapper
     sync_approval_request: TaskWrapper
     refresh_dashboard: TaskWrapper
     run_invoice_job: TaskWrapper
     mark_overdue_invoices: TaskWrapper
     run_schedule_job: TaskWrapper
+    run_recurring_invoices: TaskWrapper
+    resume_workspace: TaskWrapper
     call: TaskWrapper
     reconcile_all: TaskWrapper
     sweep: TaskWrapper
@@ -110,41 +128,64 @@ def _build(app: Flask) -> Jobs:
     def register_webhooks(workspace_id: str) -> int:
         return _register_webhooks(app, workspace_id)
 
+    @huey.task(name=mirror.PERIOD_SYNC_TASK, retries=1, retry_delay=30)
+    def sync_approval_period(workspace_id: str, period_start: str) -> int:
+        return _sync_approval_period(app, workspace_id, period_start)
+
     @huey.task(name=DECISION_TASK, retries=3, retry_delay=30)
     def decision_job(job_id: int) -> None:
         pace = float(app.config.get("APPROVAL_JOB_PACE_SECONDS", 0) or 0)
-        _in_transaction(app, lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace))
+        _in_transaction(
+            app,
+            lambda: run_decision_job(job_id, clients_for(app), verifier_for(app), pace=pace),
+            gone=lambda: db.session.get(DecisionJob, job_id) is None,
+        )
 
-    @huey.task(name=SYNC_TASK, retries=3, retry_delay=30)
+    @huey.task(name=REQUEST_SYNC_TASK, retries=3, retry_delay=30)
     def approval_sync(workspace_id: str, request_id: str, period_start: str, event_type: str) -> None:
         clients = clients_for(app)
         _in_transaction(
-            app, lambda: sync_request(workspace_id, request_id, period_start, event_type, clients.for_installation)
+            app,
+            lambda: sync_request(workspace_id, request_id, period_start, event_type, clients.for_job),
+            workspace_id=workspace_id,
         )
 
     @huey.task(name=REFRESH_TASK, retries=3, retry_delay=30)
     def dashboard_refresh(workspace_id: str) -> None:
         clients = clients_for(app)
-        _in_transaction(app, lambda: refresh_dashboard(workspace_id, clients.for_installation))
+        _in_transaction(app, lambda: refresh_dashboard(workspace_id, clients.for_job), workspace_id=workspace_id)
 
     # A Clockify failure worth retrying is retried here; the minute sweep re-queues a job these exhaust.
     @huey.task(name=INVOICE_TASK, retries=5, retry_delay=float(app.config.get("INVOICE_RETRY_SECONDS", 20)))
     def invoice_job(job_id: int) -> str:
         return _run_invoice_job(app, job_id)
 
-    @huey.task(name=OVERDUE_TASK, retries=2, retry_delay=300)
-    def overdue_invoices(workspace_id: str) -> int:
-        return _mark_overdue(app, workspace_id)
+    def daily(name: str, at: tuple[int, int], body: Callable[[str], int]) -> TaskWrapper:
+        """A per-workspace task, and a periodic one queueing it for every active workspace at `at` (UTC)."""
+        task = huey.task(name=name, retries=2, retry_delay=300)(body)
 
-    @huey.periodic_task(lambda dt: (dt.hour, dt.minute) == OVERDUE_AT, name="mark_overdue_all")
-    def overdue_all() -> None:
-        for workspace_id in _active_workspace_ids(app):
-            overdue_invoices(workspace_id)
+        @huey.periodic_task(lambda dt: (dt.hour, dt.minute) == at, name=f"{name}_all")
+        def every_workspace() -> None:
+            for workspace_id in _active_workspace_ids(app):
+                task(workspace_id)
+
+        return task
+
+    overdue_invoices = daily(OVERDUE_TASK, OVERDUE_AT, lambda workspace_id: _mark_overdue(app, workspace_id))
+    recurring_invoices = daily(RECURRING_TASK, RECURRING_AT, lambda workspace_id: _run_recurring(app, workspace_id))
 
     @huey.task(name=SCHEDULE_TASK, retries=3, retry_delay=30)
     def schedule_job(job_id: int) -> None:
         pace = float(app.config.get("SCHEDULE_JOB_PACE_SECONDS", 0) or 0)
-        _in_transaction(app, lambda: run_schedule_job(job_id, clients_for(app), verifier_for(app), pace=pace))
+        _in_transaction(
+            app,
+            lambda: run_schedule_job(job_id, clients_for(app), verifier_for(app), pace=pace),
+            gone=lambda: db.session.get(ScheduleJob, job_id) is None,
+        )
+
+    @huey.task(name=RESUME_WORKSPACE)
+    def resume_workspace(workspace_id: str) -> int:
+        return _resume_workspace(jobs, workspace_id)
 
     @huey.task(name="call")
     def call(target: str, *args: Any) -> None:
@@ -171,12 +212,15 @@ def _build(app: Flask) -> Jobs:
         process_inbox_events=process_inbox_events,
         reconcile_installation=reconcile_installation,
         register_webhooks=register_webhooks,
+        sync_approval_period=sync_approval_period,
         run_decision_job=decision_job,
         sync_approval_request=approval_sync,
         refresh_dashboard=dashboard_refresh,
         run_invoice_job=invoice_job,
         mark_overdue_invoices=overdue_invoices,
         run_schedule_job=schedule_job,
+        run_recurring_invoices=recurring_invoices,
+        resume_workspace=resume_workspace,
         call=call,
         reconcile_all=reconcile_all,
         sweep=sweep,
@@ -187,12 +231,15 @@ def _build(app: Flask) -> Jobs:
             PROCESS_INBOX_EVENTS: process_inbox_events,
             "reconcile_installation": reconcile_installation,
             "register_webhooks": register_webhooks,
+            mirror.PERIOD_SYNC_TASK: sync_approval_period,
             DECISION_TASK: decision_job,
-            SYNC_TASK: approval_sync,
+            REQUEST_SYNC_TASK: approval_sync,
             REFRESH_TASK: dashboard_refresh,
             INVOICE_TASK: invoice_job,
             OVERDUE_TASK: overdue_invoices,
             SCHEDULE_TASK: schedule_job,
+            RECURRING_TASK: recurring_invoices,
+            RESUME_WORKSPACE: resume_workspace,
         }
     )
     return jobs
@@ -201,17 +248,46 @@ def _build(app: Flask) -> Jobs:
 # --- Task bodies (run in the worker) ---
 
 
-def _in_transaction(app: Flask, body: Callable[[], Any]) -> Any:
+def _in_transaction(
+    app: Flask, body: Callable[[], Any], *, workspace_id: str | None = None, gone: Callable[[], bool] | None = None
+) -> Any:
+    """Run a task body and commit; a body that found Closeout paused or removed (JobStopped), or that failed
+    because DELETED took its rows (`gone()`), ends quietly: no exception, so huey does not retry it.
+
+    With `workspace_id`, the commit is made only while the workspace is still installed (StepGuard).
+    """
     with app.app_context():
         try:
             result = body()
-            db.session.commit()
+            if workspace_id is not None:
+                StepGuard(workspace_id).commit()
+            else:
+                db.session.commit()
             return result
+        except JobStopped as stop:
+            db.session.rollback()
+            log.info("task for workspace %s stopped: Closeout is %s there", stop.workspace_id, stop.state)
+            return None
         except Exception:
             db.session.rollback()
+            if gone is not None and _quietly(gone):
+                log.info("a task's rows were removed with their workspace while it ran; it ends here")
+                return None
+            if workspace_id is not None and job_state(workspace_id, None) != GO:
+                # Clockify refused a paused add-on or a removed one's token: ACTIVE reconciles again.
+                log.info("a task for workspace %s ends: Closeout was paused or removed while it ran", workspace_id)
+                return None
             raise  # huey retries the task
         finally:
             db.session.remove()
+
+
+def _quietly(gone: Callable[[], bool]) -> bool:
+    try:
+        return gone()
+    except Exception:
+        db.session.rollback()
+        return False
 
 
 def _run_invoice_job(app: Flask, job_id: int) -> str:
@@ -220,33 +296,64 @@ def _run_invoice_job(app: Flask, job_id: int) -> str:
             return run_invoice_job(job_id, clients_for(app), verifier_for(app))
         except RetryLater:
             raise  # recorded on the job already; huey retries the task
+        except JobStopped:
+            db.session.rollback()
+            return "stopped"
         except Exception:
             db.session.rollback()
+            if _quietly(lambda: db.session.get(InvoiceJob, job_id) is None):
+                return "removed"
             raise
         finally:
             db.session.remove()
 
 
-def _mark_overdue(app: Flask, workspace_id: str, *, force: bool = False) -> int:
-    """One workspace's overdue run with the installation's token (automation, not a person's action)."""
-    with app.app_context():
+def _resume_workspace(jobs: Jobs, workspace_id: str) -> int:
+    """STATUS_CHANGED ACTIVE: queue the jobs every capability's pause held (handlers.RESUMERS), then a
+    reconciliation for what was not delivered while paused."""
+    follow_ups: list[FollowUp] = []
+    with jobs.app.app_context():
         try:
-            installation = _active_installation(workspace_id)
-            if installation is None:
+            if _active_installation(workspace_id) is None:
                 return 0
-            client = clients_for(app).for_installation(installation)
-            try:
-                today = datetime.now(UTC).date()
-                changed = mark_overdue_invoices(installation, client, today, force=force)
-                db.session.commit()
-                return changed
-            except Exception:
-                db.session.rollback()
-                raise
-            finally:
-                client.close()
+            for name, resumer in handlers.RESUMERS:
+                try:
+                    follow_ups.extend(resumer(workspace_id))
+                    db.session.commit()
+                except Exception as exc:
+                    db.session.rollback()
+                    log.warning("resuming %s for %s failed (%s)", name, workspace_id, type(exc).__name__)
         finally:
             db.session.remove()
+    jobs.enqueue(follow_ups)
+    delay = float(jobs.app.config.get("RESUME_RECONCILE_DELAY_SECONDS", 0) or 0)
+    jobs.enqueue([FollowUp("reconcile_installation", (workspace_id,), delay=delay)])
+    if follow_ups:
+        log.info("workspace %s is active again: %d paused jobs queued", workspace_id, len(follow_ups))
+    return len(follow_ups)
+
+
+def _mark_overdue(app: Flask, workspace_id: str, *, force: bool = False) -> int:
+    """One workspace's overdue run with the installation's token (automation, not a person's action)."""
+
+    def body(installation: Installation, client: Any, guard: StepGuard) -> int:
+        changed = mark_overdue_invoices(installation, client, force=force)
+        guard.commit()
+        return changed
+
+    return _with_installation(app, workspace_id, body, 0)
+
+
+def _run_recurring(app: Flask, workspace_id: str, today: date | None = None) -> int:
+    """One workspace's recurring run on its own calendar; its steps commit as they go, so a failure here is
+    resumed by the task's retry or the next daily run."""
+
+    def body(installation: Installation, client: Any, guard: StepGuard) -> int:
+        made = run_recurring_invoices(installation, client, today or workspace_today(workspace_id, client))
+        guard.commit()
+        return made
+
+    return _with_installation(app, workspace_id, body, 0)
 
 
 def _active_workspace_ids(app: Flask) -> list[str]:
@@ -397,10 +504,23 @@ def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
             installation = _active_installation(workspace_id)
             if installation is None:
                 return {}
-            client = clients_for(app).for_installation(installation)
+            guard = StepGuard.of(installation)
+            client = clients_for(app).for_job(installation, guard)
+
+            def checkpoint(ok: bool) -> None:
+                if ok:
+                    guard.commit()  # nothing written for a workspace removed meanwhile
+                else:
+                    db.session.rollback()
+
             try:
                 return reconcile.run(
-                    installation, client, app.config["ADDON_BASE_URL"], _checkpoint, handlers.RECONCILERS
+                    installation,
+                    client,
+                    app.config["ADDON_BASE_URL"],
+                    checkpoint,
+                    handlers.RECONCILERS,
+                    stopped=lambda: guard.state() != GO,
                 )
             finally:
                 client.close()
@@ -409,18 +529,53 @@ def _reconcile_installation(app: Flask, workspace_id: str) -> dict[str, str]:
 
 
 def _register_webhooks(app: Flask, workspace_id: str) -> int:
+    def register(installation: Installation, client: Any, guard: StepGuard) -> int:
+        changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
+        guard.commit()
+        return len(changes)
+
+    # On failure huey retries the task; reconciliation is the backstop after that.
+    return _with_installation(app, workspace_id, register, 0)
+
+
+def _sync_approval_period(app: Flask, workspace_id: str, period_start: str) -> int:
+    """A repeat open of the approvals tab was served from the mirror: read the period again behind it."""
+    start = date.fromisoformat(period_start)
+
+    def sync(_installation: Installation, client: Any, guard: StepGuard) -> int:
+        stored = mirror.sync_period(workspace_id, client, start)
+        guard.commit()
+        preferences.note_read(workspace_id, mirror.read_scope(start))
+        return stored
+
+    return _with_installation(app, workspace_id, sync, 0)
+
+
+def _with_installation(
+    app: Flask, workspace_id: str, body: Callable[[Installation, Any, StepGuard], T], default: T
+) -> T:
+    """Run `body(installation, client, guard)` for an active installation (else `default`), its client checking
+    the installation before every call; a pause or removal meanwhile ends it quietly with `default`. The body
+    commits through `guard.commit()`, which writes nothing for a workspace removed meanwhile."""
     with app.app_context():
         try:
             installation = _active_installation(workspace_id)
             if installation is None:
-                return 0
-            client = clients_for(app).for_installation(installation)
+                return default
+            guard = StepGuard.of(installation)
+            client = clients_for(app).for_job(installation, guard)
             try:
-                changes = webhook_registration.ensure_registered(installation, client, app.config["ADDON_BASE_URL"])
-                db.session.commit()
-                return len(changes)
+                return body(installation, client, guard)
+            except JobStopped as stop:
+                # Paused: ACTIVE resumes or reconciles; removed: nothing is left to do, with no call made.
+                db.session.rollback()
+                log.info("a task for %s stopped: Closeout is %s there", workspace_id, stop.state)
+                return default
             except Exception:
                 db.session.rollback()
+                if guard.state() != GO:
+                    log.info("a task for %s ends: Closeout was paused or removed there meanwhile", workspace_id)
+                    return default
                 raise  # huey retries the task; reconciliation is the backstop after that
             finally:
                 client.close()
@@ -431,13 +586,6 @@ def _register_webhooks(app: Flask, workspace_id: str) -> int:
 def _active_installation(workspace_id: str) -> Installation | None:
     installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
     return installation if installation is not None and installation.is_active else None
-
-
-def _checkpoint(ok: bool) -> None:
-    if ok:
-        db.session.commit()
-    else:
-        db.session.rollback()
 
 
 # --- Running the consumer ---
@@ -473,7 +621,7 @@ def init_app(app: Flask) -> None:
 
     @app.cli.group("billing")
     def billing() -> None:
-        """Billing: invoices of approved time, receivables, overdue automation."""
+        """Billing: invoices of approved time, receivables, overdue automation, recurring invoices."""
 
     @billing.command("overdue")
     @click.option("--workspace", "workspace_ids", multiple=True, help="Only this workspace (repeatable).")
@@ -482,6 +630,19 @@ def init_app(app: Flask) -> None:
         for workspace_id in workspace_ids or tuple(_active_workspace_ids(app)):
             changed = _mark_overdue(app, workspace_id, force=bool(workspace_ids))
             click.echo(f"{workspace_id}: {changed} invoice(s) marked overdue")
+
+    @billing.command("recurring")
+    @click.option("--workspace", "workspace_ids", multiple=True, help="Only this workspace (repeatable).")
+    @click.option("--date", "on", default=None, help="Run as if today were this day (YYYY-MM-DD).")
+    def recurring_command(workspace_ids: tuple[str, ...], on: str | None) -> None:
+        """Make this month's due recurring invoices now, and finish unfinished ones (every active workspace)."""
+        try:
+            today = date.fromisoformat(on) if on else None
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM-DD", param_hint="--date") from None
+        for workspace_id in workspace_ids or tuple(_active_workspace_ids(app)):
+            made = _run_recurring(app, workspace_id, today)
+            click.echo(f"{workspace_id}: {made} recurring invoice(s) made")
 
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True, help="Worker threads.")

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from .approvals.models import ApprovalRequestRecord, AutoApprovalEvaluation, DecisionItem, DecisionJob
-from .billing.models import InvoiceJob, InvoiceJobStep, InvoiceLine, InvoiceNumber, InvoiceRecord, InvoiceSequence
+from .billing.models import (
+    InvoiceJob,
+    InvoiceJobStep,
+    InvoiceLine,
+    InvoiceNumber,
+    InvoiceRecord,
+    InvoiceSequence,
+    RecurringRun,
+)
 from .dashboard.models import DashboardSnapshot
 from .platform.models import (
     AuditEntry,
@@ -37,6 +45,7 @@ __all__ = [
     "InvoiceSequence",
     "LifecycleEvent",
     "PreferenceCache",
+    "RecurringRun",
     "RemovedInstallation",
     "ScheduleJob",
     "ScheduleJobItem",

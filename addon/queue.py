@@ -106,6 +106,8 @@ def enqueue(app: Flask, name: str, *args: Any, delay: float = 0.0) -> bool:
 
 
 PROCESS_INBOX_EVENTS = "process_inbox_events"
+# Queued by STATUS_CHANGED ACTIVE: the jobs a pause held go on, and reconciliation catches up.
+RESUME_WORKSPACE = "resume_workspace"
 
 
 class InboxRelay:

@@ -14,6 +14,7 @@ from . import inputs
 from .clockify import time_budget
 from .errors import paused_response
 from .exceptions import AuthError, BadRequestError
+from .extensions import BoundedCache, once_per_app
 from .hosts import UntrustedHostError
 from .platform import installations
 from .platform.models import Installation
@@ -44,22 +45,33 @@ def public_key() -> Any:
 def _verify(token: str | None, kind: TokenKind) -> TokenContext:
     # Webhook and installation tokens never expire and arrive again and again: the same string verifies
     # the same way while the key is the same, so its claims are kept (only for tokens without exp).
-    cache: dict[str, dict[str, Any]] = current_app.extensions.setdefault("closeout_verified_tokens", {})
+    cache = _token_cache("closeout_verified_tokens")
     claims = cache.get(token or "")
     if claims is None:
         claims = verifier().verify(token or "")
         if "exp" not in claims:
-            _remember(cache, token or "", claims)
+            cache.put(token or "", claims)
     check_kind(claims, kind)
     g.log_workspace_id = claims.get("workspaceId")  # the request's log line names the verified workspace
     return context(token or "", claims, kind)
 
 
-def _remember(cache: dict[str, Any], token: str, value: Any) -> None:
-    """Keep what a never-expiring token verified to, within a bound (a flood of new tokens only empties it)."""
-    if len(cache) >= 10_000:
-        cache.clear()
-    cache[token] = value
+# Never-expiring tokens (webhook, installation) verified by this process, and what they verified to:
+# the most recently seen only, each entry naming its workspace so DELETED drops them.
+TOKEN_CACHE_ENTRIES = 10_000
+
+
+def _token_cache(name: str) -> BoundedCache[str, Any]:
+    return once_per_app(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        name,
+        lambda _app: BoundedCache(TOKEN_CACHE_ENTRIES, workspace_of=_workspace_of_entry),
+    )
+
+
+def _workspace_of_entry(_token: str, value: Any) -> str | None:
+    # Verified claims carry their workspace; a webhook digest entry is (workspace id, digest).
+    return value.get("workspaceId") if isinstance(value, dict) else value[0]
 
 
 def json_body() -> dict[str, Any]:
@@ -154,12 +166,13 @@ def verify_webhook_request(event_type: str) -> tuple[TokenContext, dict[str, Any
     if isinstance(body_ws, str) and body_ws and body_ws != ctx.workspace_id:
         raise AuthError("token was issued for another workspace")
     # A webhook token arrives with every delivery and never expires: its digest is kept like its claims.
-    digests: dict[str, str] = current_app.extensions.setdefault("closeout_webhook_token_digests", {})
-    token_digest = digests.get(token)
-    if token_digest is None:
-        token_digest = installations.token_digest(token)
-        if "exp" not in ctx.claims:
-            _remember(digests, token, token_digest)
+    digests = _token_cache("closeout_webhook_token_digests")
+    remembered = digests.get(token)
+    if remembered is not None:
+        return ctx, body, str(remembered[1])
+    token_digest = installations.token_digest(token)
+    if "exp" not in ctx.claims:
+        digests.put(token, (ctx.workspace_id, token_digest))
     return ctx, body, token_digest
 
 

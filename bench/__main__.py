@@ -12,6 +12,9 @@ MODULES = [
     "bench.webhooks",
     "bench.schedule",
     "bench.scale",
+    "bench.memory",
+    "bench.approvals_tab",
+    "bench.billing",
 ]
 
 

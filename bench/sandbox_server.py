@@ -64,6 +64,8 @@ def fresh_pending(state: Any, workspace_id: str, count: int, *, emit: bool = Fal
 
 def main() -> None:
     size, pending = sys.argv[1], int(sys.argv[2])
+    # "bare": no installation made here; the benchmark installs a running Closeout through the control API.
+    bare = sys.argv[3:] == ["bare"]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="closeout-bench-") as tmp:
         # SANDBOX_PRIVATE_KEY: sign with the caller's key, so it can mint tokens for workspaces of its own.
@@ -76,7 +78,7 @@ def main() -> None:
         state = app.extensions["sandbox"]
         state.config["SANDBOX_BASE_URL"] = url
         workspace_id = state.demo_workspace_id
-        token = install(state, workspace_id)
+        token = None if bare else install(state, workspace_id)
         ws = state.world.workspace(workspace_id)
         starts = [e["start"] for e in ws.time_entries.values() if e.get("start")]
         facts = {
@@ -84,6 +86,7 @@ def main() -> None:
             "backend_url": state.backend_url,
             "reports_url": state.reports_url,
             "token": token,
+            "public_pem": state.signer.public_pem,
             "workspace_id": workspace_id,
             "pending": [fresh_pending(state, workspace_id, pending) for _ in range(3)] if pending else [],
             "entries": len(ws.time_entries),

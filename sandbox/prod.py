@@ -28,7 +28,7 @@ from werkzeug.serving import make_server
 
 from . import delivery
 from .app import ROOT, create_sandbox
-from .run import _sandbox_origins
+from .run import sandbox_origins
 
 log = logging.getLogger("sandbox.prod")
 
@@ -235,7 +235,7 @@ def main() -> int:
             "METRICS_TOKEN": metrics_token,
             "CLOCKIFY_PUBLIC_KEY": str(public_key),
             "CLOCKIFY_API_HOSTS": ",".join(
-                [os.environ.get("CLOCKIFY_API_HOSTS") or "clockify.me,*.clockify.me", *_sandbox_origins(sandbox_port)]
+                [os.environ.get("CLOCKIFY_API_HOSTS") or "clockify.me,*.clockify.me", *sandbox_origins(sandbox_port)]
             ),
             "FRAME_ANCESTORS": f"http://localhost:{sandbox_port} http://127.0.0.1:{sandbox_port}",
             "PROMETHEUS_MULTIPROC_DIR": str(instance / "metrics"),

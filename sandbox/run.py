@@ -76,6 +76,11 @@ def _wait_healthy(url: str, child: Child) -> None:
     raise RuntimeError(f"{child.name} did not answer {url} within {STARTUP_TIMEOUT:.0f} s")
 
 
+def sandbox_origins(port: int) -> list[str]:
+    """The sandbox's own origins, allow-listed as Clockify hosts in development (and nowhere else)."""
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     addon_port = int(os.environ.get("ADDON_PORT", "5000"))
@@ -107,7 +112,7 @@ def main() -> int:
         "FRAME_ANCESTORS": f"http://localhost:{sandbox_port} http://127.0.0.1:{sandbox_port}",
         # Closeout sends tokens only to allow-listed hosts: Clockify's, and in development the sandbox.
         "CLOCKIFY_API_HOSTS": ",".join(
-            [os.environ.get("CLOCKIFY_API_HOSTS") or "clockify.me,*.clockify.me", *_sandbox_origins(sandbox_port)]
+            [os.environ.get("CLOCKIFY_API_HOSTS") or "clockify.me,*.clockify.me", *sandbox_origins(sandbox_port)]
         ),
         "FLASK_DEBUG": os.environ.get("FLASK_DEBUG", "1"),
         "PYTHONUNBUFFERED": "1",
@@ -167,10 +172,6 @@ def _banner(addon_url: str, sandbox_url: str, workspace: str, children: list[Chi
         "",
     ]
     print("\n".join(lines), flush=True)
-
-
-def _sandbox_origins(port: int) -> list[str]:
-    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
 
 if __name__ == "__main__":

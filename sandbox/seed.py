@@ -153,6 +153,8 @@ def seed_world(
         _seed_schedule(world, ws, rng, weeks, today)
         _seed_time_off(world, ws, rng, weeks, today)
         _seed_invoices(world, ws, rng, weeks, today)
+        # Its own generator: adding expenses leaves every other seeded record as it was.
+        _seed_expenses(world, ws, random.Random(seed + 1), weeks)
     return ws
 
 
@@ -510,3 +512,23 @@ def default_invoice_settings() -> dict[str, Any]:
             "unitPrice": "Unit price",
         },
     }
+
+
+def _seed_expenses(world: World, ws: Workspace, rng: random.Random, weeks: list[date]) -> None:
+    """A few expenses a week on client projects (travel, hotels, licences), most of them billable."""
+    projects = [p for p in ws.projects.values() if p["clientId"] and p["billable"]]
+    people = _trackers(ws)[::4]
+    for week in weeks:
+        for user in people:
+            if rng.random() < 0.5:
+                continue
+            category, amount = rng.choice((("Travel", 4200), ("Hotel", 12900), ("Licence", 2599), ("Meals", 1850)))
+            world.add_expense(
+                ws.id,
+                user["id"],
+                rng.choice(projects)["id"],
+                at(week + timedelta(days=rng.randrange(5)), 12),
+                amount,
+                billable=rng.random() > 0.15,
+                category=category,
+            )

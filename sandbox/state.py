@@ -53,6 +53,8 @@ class Workspace:
     holidays: dict[str, dict[str, Any]] = field(default_factory=dict)
     time_off: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Expenses: approved when an APPROVED request of their user covers their day, as time entries are.
+    expenses: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoice_settings: dict[str, Any] = field(default_factory=dict)
     # Structured add-on settings ({"tabs": [...]}) as GET /addon/workspaces/{ws}/settings returns them.
     addon_settings: dict[str, Any] = field(default_factory=lambda: {"tabs": []})

@@ -589,6 +589,38 @@ class World:
         self.emit(workspace_id, "INVOICE_UPDATED", payload)
         return invoice
 
+    def add_expense(
+        self,
+        workspace_id: str,
+        user_id: str,
+        project_id: str,
+        spent_at: datetime,
+        amount: int,
+        *,
+        billable: bool = True,
+        category: str = "Travel",
+        notes: str = "",
+    ) -> dict[str, Any]:
+        """An expense of `amount` minor units on a project (the seed's and the tests'; Closeout only reads them)."""
+        with self.lock:
+            ws = self.workspace(workspace_id)
+            ws.user(user_id)
+            if project_id not in ws.projects:
+                raise NotFound("Project")
+            expense: dict[str, Any] = {
+                "id": self.new_id(),
+                "userId": user_id,
+                "projectId": project_id,
+                "date": spent_at,
+                "amount": int(amount),
+                "billable": bool(billable),
+                "invoiced": False,
+                "category": category,
+                "notes": notes,
+            }
+            ws.expenses[expense["id"]] = expense
+            return expense
+
     def delete_invoice(self, workspace_id: str, invoice_id: str) -> None:
         with self.lock:
             ws = self.workspace(workspace_id)

@@ -17,12 +17,13 @@ def _open(client, token, path="/components/sidebar", **kwargs):
     return client.get(path, query_string={"auth_token": token}, **kwargs)
 
 
-def test_valid_user_token_opens_a_component_and_names_workspace_and_user(client, install, make_token):
+def test_valid_user_token_opens_a_component(client, install, make_token):
     install()
+    # No Clockify answers here: the tab opens and says so, rather than refusing the viewer.
     response = _open(client, make_token("user", user="user-42"), "/components/schedule")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert WORKSPACE_ID in page and "user-42" in page
+    assert "Plan vs actual" in page and "could not be reached" in page
 
 
 def _unsigned(claims: dict) -> str:

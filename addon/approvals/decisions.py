@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..clockify.errors import (
     ClockifyError,
@@ -25,7 +26,8 @@ from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..exceptions import ApprovalError, AuthError
 from ..extensions import db, utcnow
 from ..platform import audit
-from ..platform.clients import Clients
+from ..platform.clients import Clients, guarded
+from ..platform.installations import PAUSED, REMOVED, JobStopped, StepGuard, paused_workspace_jobs
 from ..platform.models import AuditEntry, Installation
 from ..tokens import Role, TokenContext, TokenKind, Verifier, check_kind, context, role_from_claim
 from ..workspace.directory import Directory, cache_key_for, load_directory
@@ -405,7 +407,6 @@ TOKEN_MARGIN_SECONDS = 15
 # A job's status while it cannot go on: the decider's token lapsed (it resumes when their tab hands over
 # a fresh one), or Closeout is paused on the workspace (it resumes when the installation is active again).
 WAITING = "waiting"
-PAUSED = "paused"
 HELD = (WAITING, PAUSED)
 
 
@@ -457,9 +458,10 @@ def run_decision_job(job_id: int, clients: Clients, verifier: Verifier, *, pace:
     Every decision is made with the decider's own token, so Clockify records the real approver; there is
     no fallback to the installation token. When the token lapses the job waits (the tab says so) until
     the decider's tab hands over a fresh one. Before deciding, each request's owner and state are read
-    from Clockify, not taken from the mirror, and the decider must manage that owner. Before every step
-    the installation is looked at again: paused holds the job, removed or reinstalled ends it without a
-    call. Safe to run again: only pending items are taken.
+    from Clockify, not taken from the mirror, and the decider must manage that owner. Before every call
+    and every commit the installation is looked at again (StepGuard): paused holds the job until
+    STATUS_CHANGED ACTIVE queues it again, removed ends it without a call, reinstalled fails what is left.
+    Safe to run again: only pending items are taken.
     """
     job = db.session.get(DecisionJob, job_id)
     if job is None or job.status == "done":
@@ -470,65 +472,60 @@ def run_decision_job(job_id: int, clients: Clients, verifier: Verifier, *, pace:
     if not installation.is_active:
         _hold(job, PAUSED)
         return
-    addon_id = installation.addon_id
-    job_clients = _JobClients(job, installation, clients, verifier)
+    guard = StepGuard.of(installation)
+    job_clients = _JobClients(job, installation, clients, verifier, guard)
+    item: DecisionItem | None = None
     try:
         user = job_clients.for_user()
         if user is None:
             _hold(job, WAITING)
             return
         job.status = "running"
-        db.session.commit()
+        guard.commit()
         try:
             checks = _Checks.read(job, installation, user, job_clients)
-        except UnauthorizedError:
+        except UnauthorizedError as exc:
+            guard.stopped_by(exc)
             db.session.rollback()
             _hold(job, WAITING)
             return
         while True:
-            try:
-                db.session.refresh(job)
-            except sa.exc.InvalidRequestError:
-                db.session.rollback()
-                return  # the job is gone: the workspace was removed meanwhile
-            step = _step_allowed(job, addon_id)
-            if step != "go":
-                if step == PAUSED:
-                    _hold(job, PAUSED)
-                elif step == "reinstalled":
-                    for waiting in _items(job, "pending"):
-                        fail_item(job, waiting, "Closeout was reinstalled on this workspace; decide again.")
-                    finish_job(job)
-                    db.session.commit()
-                return
+            item = None
+            guard()
+            db.session.refresh(job)
             user = job_clients.for_user()
             if user is None:
                 _hold(job, WAITING)
                 return
             item = next_item(job)
-            db.session.commit()  # the claim is visible to any other run before Clockify is called
+            guard.commit()  # the claim is visible to any other run before Clockify is called
             if item is None:
                 break
             refusal = checks.refusal(item)
             if refusal is not None:
                 fail_item(job, item, refusal)
-                db.session.commit()
+                guard.commit()
                 continue
             try:
                 apply_item(job, item, user, "user")
-            except UnauthorizedError:
+            except UnauthorizedError as exc:
+                guard.stopped_by(exc)  # refused because Closeout was paused or removed meanwhile
                 # The decider's token stopped working between the check and the call: wait for a fresh one.
                 db.session.rollback()
                 item.status = "pending"
                 _hold(job, WAITING)
                 return
             except ClockifyError as exc:
+                guard.stopped_by(exc)
                 # Rollback expires (not detaches) the job and item: they reload as committed.
                 db.session.rollback()
                 fail_item(job, item, decision_error_message(exc))
-            db.session.commit()
+            guard.commit()
             if pace:
                 time.sleep(pace)
+    except JobStopped as stop:
+        _stopped(job, item, stop)
+        return
     finally:
         job_clients.close()
     # Another run of the same job may still be deciding its claimed item: the last one out finishes it.
@@ -545,20 +542,30 @@ def run_decision_job(job_id: int, clients: Clients, verifier: Verifier, *, pace:
     db.session.commit()
 
 
+def _stopped(job: DecisionJob, item: DecisionItem | None, stop: JobStopped) -> None:
+    """A step found Closeout paused, removed or reinstalled: hold, end quietly, or fail what is left."""
+    db.session.rollback()
+    if stop.state == REMOVED:
+        log.info("workspace %s: removed; decision job %s ends here", job.workspace_id, job.id)
+        return
+    try:
+        if item is not None and item.status == "running":
+            item.status = "pending"  # claimed but not sent: the resumed job takes it again
+        if stop.paused:
+            _hold(job, PAUSED)
+            return
+        for waiting in _items(job, "pending"):
+            fail_item(job, waiting, "Closeout was reinstalled on this workspace; decide again.")
+        finish_job(job)
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()  # removed meanwhile: nothing of the job is left to hold
+
+
 def _installation_of(job: DecisionJob) -> Installation | None:
     return db.session.scalar(
         sa.select(Installation).filter_by(workspace_id=job.workspace_id).execution_options(populate_existing=True)
     )
-
-
-def _step_allowed(job: DecisionJob, addon_id: str) -> str:
-    """Whether the job may make its next call: "go", PAUSED, "removed" or "reinstalled"."""
-    installation = _installation_of(job)
-    if installation is None:
-        return "removed"
-    if installation.addon_id != addon_id:
-        return "reinstalled"
-    return "go" if installation.is_active else PAUSED
 
 
 def _hold(job: DecisionJob, status: str) -> None:
@@ -566,6 +573,14 @@ def _hold(job: DecisionJob, status: str) -> None:
     job.status = status
     db.session.commit()
     log.info("workspace %s: decision job %s is %s", job.workspace_id, job.id, status)
+
+
+def paused_jobs(workspace_id: str) -> list[int]:
+    """The decision jobs a pause held on this workspace, set to go on (STATUS_CHANGED ACTIVE queues them)."""
+    ids = paused_workspace_jobs(DecisionJob, workspace_id)
+    for job_id in ids:
+        db.session.get(DecisionJob, job_id).status = "queued"  # type: ignore[union-attr]
+    return ids
 
 
 @dataclass
@@ -590,7 +605,7 @@ class _Checks:
             requests = mirror.read_requests_in_state(user, REQUIRED_STATE[job.action], wanted)
             for data in requests.values():
                 record_request(job.workspace_id, data)
-            db.session.commit()
+            job_clients.guard.commit()
         return cls(job=job, scope=scope_for(viewer, directory), requests=requests)
 
     def refusal(self, item: DecisionItem) -> str | None:
@@ -617,8 +632,11 @@ class _JobClients:
     """The Clockify clients a job uses: the decider's (rebuilt when the tab hands over a fresh token) to
     decide, and the installation's only to read users and groups."""
 
-    def __init__(self, job: DecisionJob, installation: Installation, clients: Clients, verifier: Verifier) -> None:
+    def __init__(
+        self, job: DecisionJob, installation: Installation, clients: Clients, verifier: Verifier, guard: StepGuard
+    ) -> None:
         self.job = job
+        self.guard = guard
         self.installation = installation
         self.clients = clients
         self.verifier = verifier
@@ -632,7 +650,7 @@ class _JobClients:
 
     def for_installation(self) -> Any:
         if self._installation is None:
-            self._installation = self.clients.for_installation(self.installation)
+            self._installation = self.clients.for_job(self.installation, self.guard)
         return self._installation
 
     def for_user(self) -> Any:
@@ -644,6 +662,8 @@ class _JobClients:
             if self._user is not None and self._user[1] is not None:
                 self._user[1].close()
             made = _user_client_for(self.job, self.installation, self.clients, self.verifier)
+            if made is not None:
+                guarded(made[0], self.guard)
             self._user = (ciphertext, *(made or (None, {})))
         _, client, claims = self._user
         return client if client is not None and token_is_fresh(claims) else None

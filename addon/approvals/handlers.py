@@ -80,3 +80,8 @@ def resume_stalled_jobs() -> list[FollowUp]:
     """Every minute, queue again the unfinished decision jobs that stopped moving, whether or not a tab
     is open to notice (a worker restart drops huey's in-flight task)."""
     return [FollowUp(DECISION_TASK, (job_id,)) for job_id in decisions.release_stalled_jobs()]
+
+
+def resume_paused_jobs(workspace_id: str) -> list[FollowUp]:
+    """STATUS_CHANGED ACTIVE: the decision jobs the pause held go on."""
+    return [FollowUp(DECISION_TASK, (job_id,)) for job_id in decisions.paused_jobs(workspace_id)]

@@ -336,6 +336,22 @@ def _set_statuses_if_newer(records: list[ApprovalRequestRecord], incoming: dict[
     ).all()
 
 
+# The worker task that reads a period again in the background (jobs.py), and how old the last read must be
+# before a repeat open asks for another: a tab reloaded twice in a few seconds reads Clockify once.
+PERIOD_SYNC_TASK = "sync_approval_period"
+REVALIDATE_AFTER_SECONDS = 30
+
+
+def read_scope(period_start: date) -> str:
+    """The preference-cache scope that records when a period's requests were last read from Clockify."""
+    return f"approvals-read:{period_start.isoformat()}"
+
+
+def sync_period(workspace_id: str, client: Any, period_start: date) -> int:
+    """Read a period's requests from Clockify into the mirror (flushed; the caller commits)."""
+    return store_requests(workspace_id, fetch_requests(client, period_start))
+
+
 def find_request_details(client: Any, request_id: str, period_start: date) -> dict[str, Any] | None:
     """The listing item (with entries and totals) of one request: the API has no read by id.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,11 +51,28 @@ def _clients() -> Clients:
     return clients_for(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
+# Reads of one open that do not depend on each other run side by side, each on a client of its own (sharing
+# the installation's kept session). Only Clockify calls run in these threads, never the database.
+_readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="approvals-read")
+
+
+def _reader() -> Any:
+    """A client for one side-by-side read, closed with the request."""
+    client = _clients().for_installation(g.installation, interactive=True)
+    g.setdefault("approvals_readers", []).append(client)
+    return client
+
+
 def _view() -> View:
     installation: Installation = g.installation
     client = g.approvals_client = _clients().for_installation(installation, interactive=True)
+    # Users and groups are read while the viewer's formats and the workspace's period are.
+    directory_read = _readers.submit(load_directory, installation.workspace_id, _reader(), cache_key_for(installation))
+    # Dates, hours and money in the viewer's formats and zone; the workspace's approval period.
+    g.preferences = preferences.for_request(g.auth, installation, _clients())
+    info = preferences.workspace_info(installation.workspace_id, lambda: client)
     try:
-        directory = load_directory(installation.workspace_id, client, cache_key_for(installation))
+        directory = directory_read.result()
         g.directory_error = None
     except ClockifyError as exc:
         # Without users and groups nobody but owners and admins sees anything: safe, and said inline.
@@ -62,9 +80,6 @@ def _view() -> View:
         g.directory_error = _clockify_message(exc, "People and teams could not be read")
     user_id = g.auth.user_id or ""
     viewer = queues.Viewer(user_id=user_id, role=g.auth.role, name=directory.name(user_id))
-    # Dates, hours and money in the viewer's formats and zone; the workspace's approval period.
-    g.preferences = preferences.for_request(g.auth, installation, _clients())
-    info = preferences.workspace_info(installation.workspace_id, lambda: client)
     # "Last closed" is judged on the workspace's clock: a viewer already in Monday somewhere east must not
     # default to a week nobody else has closed yet.
     today = datetime.now(UTC).astimezone(zone_or_utc(info.time_zone)).date()
@@ -74,11 +89,25 @@ def _view() -> View:
     return View(installation, client, viewer, directory, queues.scope_for(viewer, directory), period)
 
 
-def _queue_context(view: View, filters: queues.QueueFilters) -> dict[str, Any]:
+def _read_scheduled(view: View) -> Future[dict[str, int]]:
+    """Start reading the period's scheduled hours beside whatever the request does next."""
+    return _readers.submit(
+        totals.scheduled_seconds_cached_as,
+        cache_key_for(view.installation),
+        view.installation.workspace_id,
+        _reader(),
+        view.period,
+        PERIOD_ZONE,
+    )
+
+
+def _queue_context(
+    view: View, filters: queues.QueueFilters, scheduled_read: Future[dict[str, int]] | None = None
+) -> dict[str, Any]:
     scheduled: dict[str, int] | None
     schedule_error = None
     try:
-        scheduled = totals.cached_scheduled_seconds(view.installation, view.client, view.period, PERIOD_ZONE)
+        scheduled = (scheduled_read or _read_scheduled(view)).result()
     except ClockifyError as exc:
         scheduled = None
         schedule_error = _clockify_message(exc, "Scheduled hours are unavailable")
@@ -100,7 +129,6 @@ def _queue_context(view: View, filters: queues.QueueFilters) -> dict[str, Any]:
         "viewer": view.viewer,
         "directory": view.directory,
         "schedule_error": schedule_error,
-        "base": BASE,
         "version": queues.queue_version(view.installation.workspace_id),
         "directory_error": g.get("directory_error"),
         # Filter choices never name groups or managers outside what the viewer may see.
@@ -127,9 +155,9 @@ def _clockify_message(exc: ClockifyError, fallback: str) -> str:
 
 @bp.teardown_request
 def _close_client(_exc: BaseException | None) -> None:
-    client = g.pop("approvals_client", None)
-    if client is not None:
-        client.close()
+    for client in [g.pop("approvals_client", None), *g.pop("approvals_readers", [])]:
+        if client is not None:
+            client.close()
 
 
 @bp.errorhandler(ClockifyError)
@@ -146,12 +174,24 @@ def _clockify_error(exc: ClockifyError) -> Response:
 def page() -> Response:
     """The approvals tab: the queue of a period, with decisions, submissions and auto-approval."""
     view = _view()
-    sync_error = _sync(view)
-    context = _queue_context(view, queues.parse_filters(request.args))
+    # A period read before is served from the mirror at once (deliveries keep it current) and read again
+    # in the background; the version poll reloads the queue if that read changes anything.
+    last_read = preferences.last_read(view.installation.workspace_id, mirror.read_scope(view.period.start))
+    scheduled_read = _read_scheduled(view)  # beside the period's own read
+    sync_error = _sync(view) if last_read is None else None
+    context = _queue_context(view, queues.parse_filters(request.args), scheduled_read)
+    if last_read is not None and (datetime.now(UTC) - last_read).total_seconds() >= mirror.REVALIDATE_AFTER_SECONDS:
+        enqueue(
+            current_app._get_current_object(),  # type: ignore[attr-defined]
+            mirror.PERIOD_SYNC_TASK,
+            view.installation.workspace_id,
+            view.period.start.isoformat(),
+        )
     return render(
         "approvals/page.html",
         auth=g.auth,
         sync_error=sync_error,
+        last_read=last_read or (None if sync_error else datetime.now(UTC)),
         periods=_period_choices(view.period),
         jobs=decisions.recent_jobs(view.installation.workspace_id, view.viewer, view.scope),
         evaluations=_evaluations(view),
@@ -169,6 +209,7 @@ def _sync(view: View) -> str | None:
         return _clockify_message(exc, "Could not read approval requests")
     mirror.store_requests(view.installation.workspace_id, fetched)
     db.session.commit()
+    preferences.note_read(view.installation.workspace_id, mirror.read_scope(view.period.start))
     return None
 
 
@@ -220,7 +261,6 @@ def evaluations() -> Response:
         "approvals/_evaluations.html",
         auth=g.auth,
         evaluations=_evaluations(view),
-        base=BASE,
     )
 
 
@@ -231,7 +271,7 @@ def version() -> Response:
     current = queues.queue_version(g.installation.workspace_id)
     if request.args.get("v") == current:
         return make_response("", 204)
-    response = render("approvals/_version.html", "approvals/_version.html", version=current, base=BASE)
+    response = render("approvals/_version.html", "approvals/_version.html", version=current)
     return trigger(response, "closeout:approvals-changed")
 
 
@@ -268,7 +308,7 @@ def _queue_decisions(job_id: int) -> None:
 def _started(job: Any) -> Response:
     _queue_decisions(job.id)
     progress = decisions.job_progress(job.workspace_id, job.id)
-    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
+    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress)
     return response
 
 
@@ -287,7 +327,7 @@ def job(job_id: int) -> Response:
     if resumed or stalled:
         _queue_decisions(view_job.id)
     progress = decisions.job_progress(g.installation.workspace_id, job_id)
-    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress, base=BASE)
+    response = render("approvals/_job.html", "approvals/_job.html", auth=g.auth, progress=progress)
     if progress.finished and request.args.get("poll"):
         summary = f"Approvals: {progress.done} done, {progress.failed} failed" + (
             f", {progress.skipped} skipped." if progress.skipped else "."
@@ -339,7 +379,6 @@ def missing() -> Response:
         error=error,
         period=view.period,
         scope=view.scope,
-        base=BASE,
     )
 
 

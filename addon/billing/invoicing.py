@@ -14,7 +14,7 @@ import csv
 import hashlib
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..clockify.errors import (
     ClockifyError,
@@ -34,6 +35,7 @@ from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..exceptions import BillingError
 from ..extensions import db, utcnow
 from ..platform.clients import Clients
+from ..platform.installations import PAUSED, REMOVED, JobStopped, StepGuard, paused_workspace_jobs
 from ..platform.models import AuditEntry, Installation
 from ..settings.store import get_settings
 from ..tokens import Verifier
@@ -52,7 +54,7 @@ TOKEN_MARGIN_SECONDS = 15
 # An unfinished job with no progress for this long lost its worker: the sweep queues it again.
 STALL_SECONDS = 120
 NOTE_LIMIT = 1000
-UNFINISHED = ("queued", "running", "retrying", "waiting_token")
+UNFINISHED = ("queued", "running", "retrying", "waiting_token", PAUSED)
 
 
 class RetryLater(Exception):
@@ -431,49 +433,102 @@ def run_invoice_job(job_id: int, clients: Clients, verifier: Verifier) -> str:
     """Task body: run the job's remaining steps with the confirmer's token, committing after each.
 
     Never with the installation's token: when the confirmer's token has lapsed the job waits for the tab to
-    hand it a fresh one. Raises RetryLater on failures worth retrying (the worker retries the task).
+    hand it a fresh one. Before every call and every commit the installation is looked at again (StepGuard):
+    paused holds the job until STATUS_CHANGED ACTIVE queues it again; removed ends it with no further call.
+    Raises RetryLater on failures worth retrying (the worker retries the task).
     """
     job = db.session.get(InvoiceJob, job_id)
     if job is None or job.status in ("done", "failed"):
         return "finished"
     installation = db.session.scalar(sa.select(Installation).filter_by(workspace_id=job.workspace_id))
-    if installation is None or not installation.is_active:
+    if installation is None:
+        return "removed"
+    if not installation.is_active:
+        _pause(job)
+        db.session.commit()
         return "paused"
-    made = clients.for_stored_token(job.user_token_ciphertext, installation, verifier, margin=TOKEN_MARGIN_SECONDS)
+    guard = StepGuard.of(installation)
+    made = clients.for_stored_token(
+        job.user_token_ciphertext, installation, verifier, margin=TOKEN_MARGIN_SECONDS, guard=guard
+    )
     if made is None:
         _wait_for_token(job)
         db.session.commit()
         return "waiting_token"
     client, _ = made
     job.status, job.updated_at = "running", utcnow()
-    db.session.commit()
     try:
+        guard.commit()
         while job.step != "done":
             step = job.step
-            _STEP_RUNNERS[step](job, client)
+            _STEP_RUNNERS[step](job, client, guard.commit)
             job.updated_at = utcnow()
-            db.session.commit()
-    except UnauthorizedError:
-        db.session.rollback()
-        _wait_for_token(job)
-        db.session.commit()
-        return "waiting_token"
-    except (ServerError, TransportError, RateLimitedError) as exc:
-        db.session.rollback()
-        job.status, job.error, job.updated_at = "retrying", clockify_message(exc), utcnow()
-        db.session.commit()
-        raise RetryLater(job.error) from exc
+            guard.commit()
+    except JobStopped as stop:
+        return _stopped(job, stop)
     except ClockifyError as exc:
-        db.session.rollback()
-        _fail(job, clockify_message(exc))
-        db.session.commit()
-        return "failed"
+        try:
+            guard.stopped_by(exc)  # refused because Closeout was paused or removed meanwhile
+        except JobStopped as stop:
+            return _stopped(job, stop)
+        return _failed(job, exc)
     finally:
         client.close()
     _finish(job)
     db.session.commit()
     log.info("workspace %s: invoice job %s done (%s)", job.workspace_id, job.id, job.number)
     return "done"
+
+
+def _failed(job: InvoiceJob, exc: ClockifyError) -> str:
+    """A Clockify failure of the job's own: wait for a token, retry later, or stop on a refusal."""
+    if isinstance(exc, UnauthorizedError):
+        db.session.rollback()
+        _wait_for_token(job)
+        db.session.commit()
+        return "waiting_token"
+    db.session.rollback()
+    if isinstance(exc, ServerError | TransportError | RateLimitedError):
+        job.status, job.error, job.updated_at = "retrying", clockify_message(exc), utcnow()
+        db.session.commit()
+        raise RetryLater(job.error) from exc
+    _fail(job, clockify_message(exc))
+    db.session.commit()
+    return "failed"
+
+
+def _pause(job: InvoiceJob) -> None:
+    job.status = PAUSED
+    job.error = "Closeout is paused on this workspace; the invoice goes on when it is active again."
+    job.updated_at = utcnow()
+
+
+def _stopped(job: InvoiceJob, stop: JobStopped) -> str:
+    """A step found Closeout paused (hold), removed (end: the job went with the workspace) or reinstalled."""
+    db.session.rollback()
+    if stop.state == REMOVED:
+        log.info("workspace %s: removed; invoice job %s ends here", job.workspace_id, job.id)
+        return "removed"
+    try:
+        if stop.paused:
+            _pause(job)
+        else:
+            _fail(job, "Closeout was reinstalled on this workspace; confirm the invoice again.")
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        return "removed"
+    return "paused" if stop.paused else "failed"
+
+
+def paused_jobs(workspace_id: str) -> list[int]:
+    """The invoice jobs a pause held on this workspace, set to go on (STATUS_CHANGED ACTIVE queues them)."""
+    ids = paused_workspace_jobs(InvoiceJob, workspace_id)
+    for job_id in ids:
+        job = db.session.get(InvoiceJob, job_id)
+        if job is not None:
+            job.status, job.error, job.updated_at = "queued", None, utcnow()
+    return ids
 
 
 def _step(job: InvoiceJob, name: str) -> InvoiceJobStep:
@@ -489,7 +544,7 @@ def _done(job: InvoiceJob, step: InvoiceJobStep, following: str) -> None:
     job.step = following
 
 
-def _create(job: InvoiceJob, client: Any) -> None:
+def _create(job: InvoiceJob, client: Any, commit: Callable[[], None]) -> None:
     step = _step(job, "create")
     if job.clockify_invoice_id is None:
         assert job.number is not None
@@ -503,7 +558,7 @@ def _create(job: InvoiceJob, client: Any) -> None:
             return
         else:
             step.attempts += 1
-            db.session.commit()  # the attempt is on record before it is sent
+            commit()  # the attempt is on record before it is sent
             created = client.create_invoice(
                 client_id=job.client_id,
                 currency=job.currency,
@@ -531,7 +586,7 @@ def _renumber(job: InvoiceJob) -> None:
     log.info("workspace %s: number %s is taken in Clockify; job %s takes the next", job.workspace_id, previous, job.id)
 
 
-def _update(job: InvoiceJob, client: Any) -> None:
+def _update(job: InvoiceJob, client: Any, commit: Callable[[], None]) -> None:
     """Note, subject, taxes and discount: create drops note and subject (quirk 4), and update_invoice reads
     the invoice and converts its x100 percents before the full PUT (quirk 1)."""
     step = _step(job, "update")
@@ -551,7 +606,7 @@ def _update(job: InvoiceJob, client: Any) -> None:
     _done(job, step, "mark")
 
 
-def _mark(job: InvoiceJob, client: Any) -> None:
+def _mark(job: InvoiceJob, client: Any, commit: Callable[[], None]) -> None:
     """Mark exactly the job's entries invoiced, in chunks, each recorded as it lands (PATCH: safe to repeat)."""
     step = _step(job, "mark")
     ids = [line.time_entry_id for line in job_lines(job)]
@@ -560,7 +615,7 @@ def _mark(job: InvoiceJob, client: Any) -> None:
         step.attempts += 1
         client.mark_time_entries_invoiced(chunk)
         step.progress += len(chunk)
-        db.session.commit()
+        commit()
     _done(job, step, "done")
 
 

@@ -4,6 +4,7 @@ Closeout keeps for each invoice, and the receivables mirror of every Clockify in
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -150,3 +151,39 @@ class InvoiceRecord(db.Model):  # type: ignore[name-defined]
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RecurringRun(db.Model):  # type: ignore[name-defined]
+    """One month's recurring invoice of one client: the template duplicated, then numbered and dated.
+
+    The (workspace, client, month) key lives in the schema, so a month is billed once whatever runs twice.
+    """
+
+    __tablename__ = "recurring_invoice_runs"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "client_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    client_name: Mapped[str | None] = mapped_column(sa.String(200))
+    # "YYYY-MM" on the workspace's calendar.
+    month: Mapped[str] = mapped_column(sa.String(7))
+    run_on: Mapped[date] = mapped_column(sa.Date)
+    template_invoice_id: Mapped[str] = mapped_column(sa.String(64))
+    # "running", "done" or "failed".
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    # The step to run next: "duplicate", "update" or "done".
+    step: Mapped[str] = mapped_column(sa.String(16), default="duplicate")
+    # Duplicate POSTs sent; the first is recorded before it is sent.
+    attempts: Mapped[int] = mapped_column(default=0)
+    # The client's invoice ids before the first duplicate: after a crash, a new one of theirs is the copy.
+    known_invoice_ids: Mapped[Any | None] = mapped_column(sa.JSON)
+    sequence: Mapped[int | None] = mapped_column(sa.BigInteger)
+    number: Mapped[str | None] = mapped_column(sa.String(64))
+    clockify_invoice_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    issued_on: Mapped[date] = mapped_column(sa.Date)
+    due_on: Mapped[date] = mapped_column(sa.Date)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -54,7 +54,7 @@ def peek_number(workspace_id: str, pattern: str, floor: int, today: date) -> str
     return preview_invoice_number(pattern, max(int(counter or 1), floor), today)
 
 
-def reserve_number(workspace_id: str, job_id: int, pattern: str, floor: int, today: date) -> InvoiceNumber:
+def reserve_number(workspace_id: str, job_id: int | None, pattern: str, floor: int, today: date) -> InvoiceNumber:
     """Reserve the next number for a job: the lowest free one, else the counter's (never below `floor`,
     the admin's "next sequence number" setting). The caller commits."""
     counter = _locked_sequence(workspace_id, floor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 from ..extensions import db
@@ -25,14 +25,15 @@ class Change:
     days: int
 
 
-def mark_overdue(workspace_id: str, client: Any, today: date) -> list[Change]:
+def mark_overdue(workspace_id: str, client: Any, today: date, zone: tzinfo = UTC) -> list[Change]:
     """Mark every SENT or PARTIALLY_PAID invoice due before `today` OVERDUE; a second run finds none.
+    `today` and each due date are days on the workspace's calendar (`zone`).
 
     Clockify calls: the invoice list filtered by those statuses (paged), then one PATCH per change.
     """
     changes: list[Change] = []
     for invoice in list(client.iter_invoices(statuses=MARKED_FROM)):
-        due = invoice.due_date.date() if invoice.due_date else None
+        due = receivables.local_day(invoice.due_date, zone)
         # Re-checked here: the list is filtered by Clockify, but a status outside MARKED_FROM is never touched.
         if due is None or due >= today or invoice.status not in MARKED_FROM:
             continue

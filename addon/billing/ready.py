@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from ..clockify.payloads import TimeEntry, to_int
 from ..exceptions import BillingError
+from ..extensions import db
 from ..workspace import totals
+from .models import InvoiceJob, InvoiceJobStep, InvoiceLine
 
 # "Every such entry up to today" needs a start: the reports API wants a range, and nothing older is billed.
 EARLIEST = date(2000, 1, 1)
@@ -54,6 +58,11 @@ class ClientRow:
     amount: int = 0
     entries: int = 0
     waiting_seconds: int = 0
+    # Approved, billable, uninvoiced expenses (minor units), and those still waiting for approval: shown,
+    # never put on Closeout's invoice (the API cannot mark an expense invoiced, so it would be billed twice).
+    expenses_amount: int = 0
+    expenses: int = 0
+    waiting_expenses_amount: int = 0
     by_project: dict[str, Slice] = field(default_factory=dict)
     by_person: dict[str, Slice] = field(default_factory=dict)
 
@@ -145,7 +154,8 @@ def approved_entries(client: Any, start: date, end: date, client_ids: Iterable[s
 def ready_to_bill(client: Any, start: date, end: date, default_currency: str) -> ReadyToBill:
     """One row per client with approved, billable, uninvoiced time, and that client's time waiting for approval.
 
-    Clockify calls: the detailed report's pages, one summary report and the client list, whatever the size.
+    Clockify calls: the detailed report's pages, one summary report, the expense report's pages (approved, and
+    waiting) and the client list, whatever the size.
     """
     currencies = {c.id: c.currency_code for c in client.iter_clients()}
     rows: dict[str, ClientRow] = {}
@@ -167,6 +177,20 @@ def ready_to_bill(client: Any, start: date, end: date, default_currency: str) ->
             currency = currencies.get(waiting.client_id) or default_currency
             row = rows[waiting.client_id] = ClientRow(waiting.client_id, waiting.name, currency)
         row.waiting_seconds += waiting.seconds
+    for approved, filters in ((True, totals.BILLABLE_APPROVED), (False, totals.AWAITING_APPROVAL)):
+        for expense in totals.billable_expenses(client, bounds(start, end), filters):
+            if not expense.client_id or expense.amount <= 0:
+                continue
+            row = rows.get(expense.client_id)
+            if row is None:
+                currency = currencies.get(expense.client_id) or default_currency
+                name = expense.client_name or WITHOUT_CLIENT
+                row = rows[expense.client_id] = ClientRow(expense.client_id, name, currency)
+            if approved:
+                row.expenses_amount += expense.amount
+                row.expenses += 1
+            else:
+                row.waiting_expenses_amount += expense.amount
     ordered = sorted(rows.values(), key=lambda r: (-r.amount, r.name))
     return ReadyToBill(start, end, ordered, without_client)
 
@@ -187,3 +211,36 @@ def currency_of(client: Any, client_id: str, default_currency: str) -> tuple[str
         if found.id == client_id:
             return (found.currency_code or default_currency).upper(), found.name
     return default_currency, None
+
+
+def held_by_client(workspace_id: str, bounds_utc: tuple[datetime, datetime]) -> dict[str, tuple[int, int]]:
+    """(amount, seconds) per client of the time on invoices Closeout is still making in [start, end): Clockify
+    shows it uninvoiced until the job's mark step reaches it, but it is billed."""
+    start, end = bounds_utc
+    held: dict[str, tuple[int, int]] = {}
+    jobs = db.session.scalars(
+        sa.select(InvoiceJob).where(InvoiceJob.workspace_id == workspace_id, InvoiceJob.active_client_id.is_not(None))
+    )
+    for job in jobs:
+        marked = db.session.scalar(sa.select(InvoiceJobStep.progress).filter_by(job_id=job.id, name="mark")) or 0
+        lines = db.session.scalars(
+            sa.select(InvoiceLine).filter_by(job_id=job.id).order_by(InvoiceLine.started_at, InvoiceLine.id)
+        ).all()
+        for line in lines[marked:]:
+            if line.started_at is not None and start <= line.started_at < end:
+                amount, seconds = held.get(job.client_id, (0, 0))
+                held[job.client_id] = (amount + line.amount, seconds + line.seconds)
+    return held
+
+
+def unbilled_by_client(workspace_id: str, client: Any, bounds_utc: tuple[datetime, datetime]) -> list[totals.Unbilled]:
+    """Billing's figure of approved, billable, uninvoiced time per client in [start, end) (the dashboard's):
+    the summary report with billing's filters (one call), less the time already on an invoice being made."""
+    held = held_by_client(workspace_id, bounds_utc)
+    rows = []
+    for row in totals.unbilled_by_client(client, bounds_utc):
+        amount, seconds = held.get(row.client_id, (0, 0))
+        left = totals.Unbilled(row.client_id, row.name, max(0, row.amount - amount), max(0, row.seconds - seconds))
+        if left.amount > 0 or left.seconds > 0:
+            rows.append(left)
+    return sorted(rows, key=lambda r: -r.amount)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +48,11 @@ def record(workspace_id: str, raw: Any) -> InvoiceRecord | None:
     return row
 
 
+def local_day(when: datetime | None, zone: tzinfo) -> date | None:
+    """The day an instant falls on in the workspace's time zone."""
+    return when.astimezone(zone).date() if when is not None else None
+
+
 def _text(value: Any, limit: int) -> str | None:
     return str(value)[:limit] if isinstance(value, str) and value else None
 
@@ -73,6 +78,15 @@ def has_records(workspace_id: str) -> bool:
     return db.session.scalar(sa.select(InvoiceRecord.id).filter_by(workspace_id=workspace_id).limit(1)) is not None
 
 
+def fill_once(workspace_id: str, client: Any) -> bool:
+    """Fill the copy from Clockify's list (paged) when it is empty; after that deliveries and reconciliation
+    keep it fresh. True when it read Clockify."""
+    if has_records(workspace_id):
+        return False
+    sync_all(workspace_id, client.iter_invoices())
+    return True
+
+
 @dataclass
 class Receivable:
     """One invoice row: Clockify's figures, with Closeout's lines total for the invoices Closeout made."""
@@ -80,6 +94,8 @@ class Receivable:
     record: InvoiceRecord
     job: InvoiceJob | None
     today: date
+    # The workspace's time zone: a due instant is a day on the workspace's calendar, not UTC's.
+    zone: tzinfo = UTC
 
     @property
     def amount(self) -> int:
@@ -100,10 +116,16 @@ class Receivable:
         return self.job is not None and self.record.amount != self.job.total
 
     @property
+    def due_on(self) -> date | None:
+        return local_day(self.record.due_at, self.zone)
+
+    @property
     def days_overdue(self) -> int:
-        if self.record.due_at is None or self.record.status in CLOSED:
+        """Days past due as of `today` (computed on every read, never stored), 0 once paid or void."""
+        due = self.due_on
+        if due is None or self.record.status in CLOSED:
             return 0
-        return max(0, (self.today - self.record.due_at.date()).days)
+        return max(0, (self.today - due).days)
 
     @property
     def bucket(self) -> str:
@@ -144,7 +166,12 @@ class Receivables:
 
 
 def receivables(
-    workspace_id: str, today: date, *, status: str | None = None, client_id: str | None = None
+    workspace_id: str,
+    today: date,
+    *,
+    status: str | None = None,
+    client_id: str | None = None,
+    zone: tzinfo = UTC,
 ) -> Receivables:
     """The receivables table and ageing from the mirror (no Clockify call); filters by status and client."""
     query = sa.select(InvoiceRecord).filter_by(workspace_id=workspace_id)
@@ -157,7 +184,7 @@ def receivables(
             )
         )
     }
-    rows = [Receivable(r, jobs.get(r.clockify_id), today) for r in everything]
+    rows = [Receivable(r, jobs.get(r.clockify_id), today, zone) for r in everything]
     clients = sorted({(r.client_id or "", r.client_name or "Without client") for r in everything}, key=lambda c: c[1])
     shown = [
         row
@@ -178,18 +205,27 @@ def receivables(
     return Receivables(shown, total, ordered, clients)
 
 
-def receivable(workspace_id: str, clockify_id: str, today: date) -> Receivable | None:
+def receivable(workspace_id: str, clockify_id: str, today: date, zone: tzinfo = UTC) -> Receivable | None:
     row = db.session.scalar(sa.select(InvoiceRecord).filter_by(workspace_id=workspace_id, clockify_id=clockify_id))
     if row is None:
         return None
     job = db.session.scalar(
         sa.select(InvoiceJob).filter_by(workspace_id=workspace_id, clockify_invoice_id=clockify_id).limit(1)
     )
-    return Receivable(row, job, today)
+    return Receivable(row, job, today, zone)
 
 
-def open_overdue(workspace_id: str, today: date) -> tuple[int, int]:
-    """How many invoices are past due with a balance, and that balance (for the dashboard)."""
-    rows = receivables(workspace_id, today).rows
+@dataclass(frozen=True)
+class Overdue:
+    count: int
+    amount: int  # open balance, minor units
+    currency: str | None  # None when the late invoices are in several currencies
+
+
+def open_overdue(workspace_id: str, today: date, zone: tzinfo = UTC) -> Overdue:
+    """The invoices past due with a balance, and that balance (billing's figure for the dashboard): from
+    Closeout's copy, with days overdue as of `today` on the workspace's calendar."""
+    rows = receivables(workspace_id, today, zone=zone).rows
     late = [r for r in rows if r.days_overdue > 0 and r.balance > 0 and r.record.status != "UNSENT"]
-    return len(late), sum(r.balance for r in late)
+    currencies = {r.record.currency for r in late if r.record.currency}
+    return Overdue(len(late), sum(r.balance for r in late), currencies.pop() if len(currencies) == 1 else None)

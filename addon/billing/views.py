@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, make_response, request
@@ -19,9 +19,11 @@ from ..manifest import component_paths
 from ..platform.clients import clients_for
 from ..queue import enqueue
 from ..security import requires_user
+from ..settings.schema import RECURRING_DAY_MAX, RECURRING_DAY_MIN
+from ..settings.store import Actor as SettingsActor
 from ..settings.store import get_settings
 from ..workspace import preferences
-from . import handlers, invoicing, payments, ready, receivables
+from . import handlers, invoicing, payments, ready, receivables, recurring
 from .invoicing import InvoiceConflict
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,12 @@ def _client() -> Any:
     return client
 
 
+def _zone() -> tzinfo:
+    return zone_or_utc(_info().time_zone)
+
+
 def _today() -> date:
-    return datetime.now(UTC).astimezone(zone_or_utc(_info().time_zone)).date()
+    return datetime.now(UTC).astimezone(_zone()).date()
 
 
 def _info() -> preferences.WorkspaceInfo:
@@ -97,7 +103,6 @@ def _conflict(exc: InvoiceConflict) -> Response:
         status=409,
         message=exc.message,
         job_id=exc.job_id,
-        base=BASE,
     )
     if is_htmx():
         response.headers["HX-Retarget"] = "#billing-job"
@@ -111,7 +116,6 @@ def _ready_context(start: date, end: date) -> dict[str, Any]:
         "start": start,
         "end": end,
         "host": host_base(g.auth),
-        "base": BASE,
     }
 
 
@@ -124,12 +128,22 @@ def _receivables_context() -> dict[str, Any]:
             _today(),
             status=status if status in receivables.STATUSES else None,
             client_id=client_id if client_id and CLOCKIFY_ID.match(client_id) else None,
+            zone=_zone(),
         ),
         "status": status,
         "client_filter": client_id,
         "statuses": receivables.STATUSES,
         "buckets": receivables.BUCKETS,
-        "base": BASE,
+    }
+
+
+def _recurring_context(**extra: Any) -> dict[str, Any]:
+    workspace_id = g.installation.workspace_id
+    return {
+        "plans": recurring.plans(workspace_id, _today()),
+        "templates": recurring.template_choices(workspace_id),
+        "day_range": (RECURRING_DAY_MIN, RECURRING_DAY_MAX),
+        **extra,
     }
 
 
@@ -139,15 +153,13 @@ def page() -> Response:
     """Bill approved time: what is ready to bill per client, recent invoices and receivables."""
     _prepare()
     start, end = _range()
-    if not receivables.has_records(g.installation.workspace_id):
-        # The first opening fills receivables once; after that deliveries and reconciliation keep it fresh.
-        handlers.reconcile_billing(g.installation, _client())
+    if receivables.fill_once(g.installation.workspace_id, _client()):
         db.session.commit()
     return render(
         "billing/page.html",
         auth=g.auth,
         jobs=invoicing.recent_jobs(g.installation.workspace_id),
-        **{**_ready_context(start, end), **_receivables_context()},
+        **{**_ready_context(start, end), **_receivables_context(), **_recurring_context()},
     )
 
 
@@ -167,7 +179,7 @@ def drill(client_id: str) -> Response:
     _prepare()
     start, end = _range()
     row = ready.client_row(_client(), _clockify_id(client_id), start, end, _currency())
-    return render("billing/_drill.html", "billing/_drill.html", row=row, start=start, end=end, base=BASE)
+    return render("billing/_drill.html", "billing/_drill.html", row=row, start=start, end=end)
 
 
 @bp.get(BASE + "/clients/<client_id>/preview")
@@ -179,7 +191,7 @@ def preview(client_id: str) -> Response:
     draft = invoicing.draft_invoice(
         g.installation.workspace_id, _client(), _clockify_id(client_id), start, end, _today()
     )
-    return render("billing/_preview.html", "billing/_preview.html", draft=draft, base=BASE)
+    return render("billing/_preview.html", "billing/_preview.html", draft=draft)
 
 
 @bp.post(BASE + "/clients/<client_id>/invoice")
@@ -222,7 +234,6 @@ def _job_fragment(job: Any) -> Response:
         job=job,
         steps=invoicing.job_steps(job),
         is_confirmer=job.actor_user_id == g.auth.user_id,
-        base=BASE,
     )
 
 
@@ -274,7 +285,6 @@ def document(job_id: int) -> Response:
         doc=doc,
         bill_from=(doc.clockify or {}).get("billFrom") or _info().name,
         client_address=(doc.clockify or {}).get("clientAddress"),
-        base=BASE,
     )
 
 
@@ -309,7 +319,7 @@ def refresh_receivables() -> Response:
 
 
 def _receivable(invoice_id: str) -> receivables.Receivable:
-    row = receivables.receivable(g.installation.workspace_id, _clockify_id(invoice_id), _today())
+    row = receivables.receivable(g.installation.workspace_id, _clockify_id(invoice_id), _today(), _zone())
     if row is None:
         raise BillingError("Closeout does not know that invoice; refresh receivables.", 404)
     return row
@@ -324,7 +334,6 @@ def _payments(row: receivables.Receivable, status: int = 200, **extra: Any) -> R
         row=row,
         history=history,
         today=_today(),
-        base=BASE,
         **extra,
     )
 
@@ -363,3 +372,44 @@ def delete_payment(invoice_id: str, payment_id: str) -> Response:
     payments.delete_payment(g.installation.workspace_id, _client(), row.record.clockify_id, _clockify_id(payment_id))
     db.session.commit()
     return trigger(_payments(_receivable(invoice_id)), {"closeout:billing-changed": True})
+
+
+@bp.post(BASE + "/recurring")
+@requires_user(admin=True)
+def save_recurring() -> Response:
+    """Save recurring invoice: the template's client is billed on that day each month (stored in settings)."""
+    _prepare()
+    try:
+        client_id = recurring.save_plan(
+            g.installation.workspace_id,
+            SettingsActor(g.auth.user_id, _actor_name()),
+            _clockify_id(str(request.form.get("invoice") or "")),
+            request.form.get("day"),
+            _today(),
+        )
+    except BillingError as exc:
+        db.session.rollback()
+        return render(
+            "billing/_recurring.html",
+            "billing/_recurring.html",
+            status=exc.status if exc.status != 404 else 422,
+            **_recurring_context(error=exc.message, submitted=request.form),
+        )
+    db.session.commit()
+    plan = next((p for p in recurring.plans(g.installation.workspace_id, _today()) if p.client_id == client_id), None)
+    when = f" next on {plan.next_on.isoformat()}" if plan and plan.next_on else ""
+    response = render("billing/_recurring.html", "billing/_recurring.html", **_recurring_context())
+    return toast(response, f"Recurring invoice saved{when}.", "success")
+
+
+@bp.post(BASE + "/recurring/<client_id>/stop")
+@requires_user(admin=True)
+def stop_recurring(client_id: str) -> Response:
+    """Stop a client's recurring invoice (past invoices stay)."""
+    _prepare()
+    recurring.stop_plan(
+        g.installation.workspace_id, SettingsActor(g.auth.user_id, _actor_name()), _clockify_id(client_id)
+    )
+    db.session.commit()
+    response = render("billing/_recurring.html", "billing/_recurring.html", **_recurring_context())
+    return toast(response, "Recurring invoice stopped.", "info")

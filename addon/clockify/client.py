@@ -215,6 +215,9 @@ class ClockifyClient:
         self._jitter = jitter
         self._bucket = bucket or workspace_id
         self._observer = observer
+        # Called before every exchange, retries included; whatever it raises stops the call unsent (a
+        # background job's check that its installation is still there and active).
+        self.before_send: Callable[[], None] | None = None
         self._stats_lock = threading.Lock()
         self.deadline = _deadline.get()
         self._own_session = session is None
@@ -260,6 +263,8 @@ class ClockifyClient:
 
     def _exchange(self, method: str, base: str, path: str, params: Any, body: Any) -> _Answer:
         """One paced HTTP exchange; raises the mapped error for any failure."""
+        if self.before_send is not None:
+            self.before_send()
         url = self._base(base) + path
         timeout = self._timeout_within_budget(method, path)
         waited = self.limiter.acquire(self._bucket)
@@ -651,6 +656,37 @@ class ClockifyClient:
             total=_report_total,
             base="reports",
             parse=p.TimeEntry.from_api,
+        )
+
+    def iter_expense_report(
+        self,
+        start: datetime | date | str,
+        end: datetime | date | str,
+        *,
+        filters: dict[str, Any] | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[p.Expense]:
+        """Every expense of the expense report (`…/reports/expenses/detailed`), paged by `page`/`pageSize` in
+        the body; `totals.expensesCount` stops paging without an extra empty call."""
+
+        def body(page: int, size: int) -> dict[str, Any]:
+            return {
+                "dateRangeStart": iso(start),
+                "dateRangeEnd": iso(end),
+                "exportType": "JSON",
+                **(filters or {}),
+                "page": page,
+                "pageSize": size,
+            }
+
+        yield from self._iter_pages(
+            self._ws("/reports/expenses/detailed"),
+            body=body,
+            page_size=page_size or PAGE_SIZES["detailed_report"],
+            items_key="expenses",
+            total=lambda data: p.to_int(_dict(_dict(data).get("totals")).get("expensesCount")),
+            base="reports",
+            parse=p.Expense.from_api,
         )
 
     def summary_report(

@@ -54,6 +54,10 @@ def window_limit(rate: float, burst: int) -> int:
     return max(1, math.floor(rate + burst) - 1)
 
 
+# Keys (workspaces) a limiter tracks before it forgets those with nothing left to pace.
+PRUNE_ABOVE = 1024
+
+
 class SendWindow:
     """Bounds what Clockify can count in any rolling second, whatever the network and servers do.
 
@@ -109,9 +113,19 @@ class SendWindow:
     def release(self, key: str) -> None:
         """The answer (or failure) of an admitted request is in: its slot frees a window later."""
         with self._cond:
+            now = self._clock()
             self._in_flight[key] = max(0, self._in_flight.get(key, 0) - 1)
-            self._expiries.setdefault(key, deque()).append(self._clock() + self.window)
+            self._expiries.setdefault(key, deque()).append(now + self.window)
+            if len(self._expiries) > PRUNE_ABOVE:
+                self._prune(now)
             self._cond.notify_all()
+
+    def _prune(self, now: float) -> None:
+        # A key with nothing in flight and every slot expired is the same as a key never seen: forget it,
+        # so one process serving many workspaces does not keep one entry per workspace for ever.
+        for key in [k for k, e in self._expiries.items() if self._held(k, now) == 0]:
+            self._expiries.pop(key, None)
+            self._in_flight.pop(key, None)
 
 
 class LocalLimiter:
@@ -144,6 +158,10 @@ class LocalLimiter:
         """Take the next slot for `key`; returns how long to wait before using it."""
         with self._lock:
             now = self._clock()
+            if len(self._tat) > PRUNE_ABOVE:
+                # A theoretical arrival time already past is the same as none: forget those keys.
+                for stale in [k for k, t in self._tat.items() if t <= now]:
+                    del self._tat[stale]
             tat = max(self._tat.get(key, now), now)
             start = max(now, tat - self._tau)
             self._tat[key] = tat + self._interval

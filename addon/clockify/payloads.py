@@ -383,6 +383,42 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Expense:
+    """One row of the expense report; `amount` in minor units, as the other reports' amounts."""
+
+    id: str
+    user_id: str | None
+    user_name: str | None
+    project_id: str | None
+    project_name: str | None
+    client_id: str | None
+    client_name: str | None
+    category: str | None
+    date: datetime | None
+    amount: int
+    billable: bool
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Any) -> Expense:
+        d = _obj(data)
+        return cls(
+            str(d.get("id") or d.get("_id") or ""),
+            _str(d, "userId"),
+            _str(d, "userName"),
+            _str(d, "projectId"),
+            _str(d, "projectName"),
+            _str(d, "clientId"),
+            _str(d, "clientName"),
+            _str(d, "categoryName"),
+            parse_datetime(d.get("date")),
+            max(0, to_int(d.get("amount")) or 0),
+            bool(d.get("billable")),
+            d,
+        )
+
+
+@dataclass(frozen=True)
 class Assignment:
     id: str
     user_id: str | None

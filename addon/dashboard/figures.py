@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..approvals.mirror import RequestData, fetch_requests
 from ..approvals.queue import NOT_SUBMITTED
+from ..billing import ready, receivables
 from ..extensions import db, utcnow
 from ..formatting import zone_or_utc
 from ..platform.models import Installation
@@ -51,7 +52,6 @@ RELEVANT_EVENTS = (
     "ASSIGNMENT_PUBLISHED",
 )
 DEBOUNCE_SECONDS = 20
-OPEN_INVOICE_STATUSES = ("SENT", "PARTIALLY_PAID", "OVERDUE", "UNSENT")
 
 
 @dataclass(frozen=True)
@@ -76,29 +76,20 @@ def _requests(client: Any, since: date) -> list[RequestData]:
     return [data for data, _ in fetch_requests(client, since)]
 
 
-def _overdue_invoices(client: Any, today: date) -> dict[str, Any]:
-    count, amount, currencies = 0, 0, set()
-    for invoice in client.iter_invoices(statuses=OPEN_INVOICE_STATUSES):
-        due = invoice.due_date.date() if invoice.due_date else None
-        # OVERDUE is Clockify's own flag; an open invoice past its due date counts too (the flag may lag).
-        if invoice.status == "OVERDUE" or (due is not None and due < today and invoice.status != "UNSENT"):
-            count += 1
-            amount += invoice.balance if invoice.balance is not None else (invoice.amount or 0)
-            if invoice.currency:
-                currencies.add(invoice.currency)
-    return {"count": count, "amount": amount, "currency": currencies.pop() if len(currencies) == 1 else None}
+def compute(
+    workspace_id: str, client: Any, info: WorkspaceInfo, settings: Settings, now: datetime | None = None
+) -> dict[str, Any]:
+    """Every figure for the current and previous period (Clockify calls, and billing's own figures).
 
-
-def compute(client: Any, info: WorkspaceInfo, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
-    """Every figure for the current and previous period (Clockify calls only; nothing is written).
-
-    Returns {period start ISO: figures}; the current period's figures also carry the open receivables.
+    Returns {period start ISO: figures}; the current period's figures also carry the overdue invoices, from
+    billing's copy of them (filled from Clockify once if it is empty; nothing else is written).
     """
     now = now or utcnow()
     zone = zone_or_utc(info.time_zone)
     periods = periods_for(info, now)
     requests = _requests(client, periods.previous.start)
-    invoices = _overdue_invoices(client, now.astimezone(zone).date())
+    receivables.fill_once(workspace_id, client)
+    invoices = asdict(receivables.open_overdue(workspace_id, now.astimezone(zone).date(), zone))
     under, over = settings["scheduling.under_max_percent"], settings["scheduling.over_min_percent"]
     # Capacity is the schedule tab's: net of holidays and approved time off, so both count alike.
     directory = load_directory(client.workspace_id, client)
@@ -119,7 +110,7 @@ def compute(client: Any, info: WorkspaceInfo, settings: Settings, now: datetime 
             )
             for user_id, person in plans[span].items()
         }
-        unbilled = [asdict(row) for row in totals.unbilled_by_client(client, bounds)]
+        unbilled = [asdict(row) for row in ready.unbilled_by_client(workspace_id, client, bounds)]
         in_period = [r for r in requests if period.start <= r.period_start <= period.end]
         pending = sum(1 for r in in_period if r.state == "PENDING")
         approved_users = {r.user_id for r in in_period if r.state == "APPROVED"}
@@ -215,8 +206,8 @@ def _fill(row: DashboardSnapshot, data: Mapping[str, Any], now: datetime) -> Non
 def refresh(
     installation: Installation, client: Any, info: WorkspaceInfo, settings: Settings, now: datetime | None = None
 ) -> list[DashboardSnapshot]:
-    """Recompute and store both periods' figures (Clockify first, then one short write); the caller commits."""
-    figures = compute(client, info, settings, now)
+    """Recompute and store both periods' figures (Clockify first, then a short write); the caller commits."""
+    figures = compute(installation.workspace_id, client, info, settings, now)
     return store(installation.workspace_id, figures, now)
 
 

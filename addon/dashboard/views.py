@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g
 
 from ..clockify import ClockifyError
-from ..extensions import db, utcnow
+from ..extensions import BoundedCache, db, once_per_app, utcnow
 from ..htmx import host_base, render, toast
 from ..manifest import component_paths
 from ..platform.clients import clients_for
@@ -26,6 +24,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("sidebar", __name__)
 PATH = component_paths()["sidebar"]
+BILLING_TAB = "/invoices?action=invoices.action"
 
 
 def _clients() -> Any:
@@ -35,25 +34,26 @@ def _clients() -> Any:
 # A stale board polls the page every few seconds; while Clockify fails, retrying on each poll would only
 # add load. After a failed refresh, page loads of this process wait a minute before trying again.
 _RETRY_AFTER_FAILURE_SECONDS = 60.0
-_failure_lock = threading.Lock()
 
 
-def _failures() -> dict[str, float]:
-    return current_app.extensions.setdefault("closeout_dashboard_failures", {})
+def _failures() -> BoundedCache[str, bool]:
+    """Workspaces whose last refresh failed within the minute (bounded; dropped at DELETED)."""
+    return once_per_app(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        "closeout_dashboard_failures",
+        lambda _app: BoundedCache(10_000, _RETRY_AFTER_FAILURE_SECONDS, workspace_of=lambda key, _value: key),
+    )
 
 
 def _may_attempt(workspace_id: str) -> bool:
-    with _failure_lock:
-        failed_at = _failures().get(workspace_id)
-    return failed_at is None or time.monotonic() - failed_at >= _RETRY_AFTER_FAILURE_SECONDS
+    return _failures().get(workspace_id) is None
 
 
 def _note_outcome(workspace_id: str, problem: str | None) -> None:
-    with _failure_lock:
-        if problem:
-            _failures()[workspace_id] = time.monotonic()
-        else:
-            _failures().pop(workspace_id, None)
+    if problem:
+        _failures().put(workspace_id, True)
+    else:
+        _failures().pop(workspace_id)
 
 
 def _refresh(installation: Installation, info: preferences.WorkspaceInfo) -> str | None:
@@ -77,6 +77,8 @@ def _context(auth: TokenContext, installation: Installation, board: dashboard.Da
         "auth": auth,
         "board": board,
         "host": host_base(auth),
+        # Unbilled and overdue are billing's figures: they open billing's tab (the Invoices page action).
+        "billing_url": host_base(auth) + BILLING_TAB,
         "is_admin": auth.is_admin,
         "me": auth.user_id,
         **extra,

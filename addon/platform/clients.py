@@ -18,6 +18,7 @@ from ..extensions import once_per_app
 from ..hosts import parse_hosts, require_allowed
 from ..metrics import observe_clockify_call
 from ..tokens import TokenContext, TokenKind, Verifier
+from .installations import StepGuard
 from .models import Installation
 
 # A person is waiting for the page: retry once, briefly, then let the page say Clockify is unavailable
@@ -58,6 +59,11 @@ class Clients:
             interactive,
         )
 
+    def for_job(self, installation: Installation, guard: StepGuard | None = None) -> ClockifyClient:
+        """The installation's client for a background job: every call first checks that the installation is
+        still there and active (StepGuard), so a paused or removed workspace gets no further call."""
+        return guarded(self.for_installation(installation), guard or StepGuard.of(installation))
+
     def for_user(self, ctx: TokenContext, installation: Installation, *, interactive: bool = True) -> ClockifyClient:
         """A client acting as the viewing user (their token, their permissions), hosts from the claims."""
         if not ctx.token or ctx.workspace_id != installation.workspace_id:
@@ -67,7 +73,13 @@ class Clients:
         return self._client(installation.workspace_id, api_url, reports_url, ctx.token, interactive)
 
     def for_stored_token(
-        self, ciphertext: str | None, installation: Installation, verifier: Verifier, *, margin: float
+        self,
+        ciphertext: str | None,
+        installation: Installation,
+        verifier: Verifier,
+        *,
+        margin: float,
+        guard: StepGuard | None = None,
     ) -> tuple[ClockifyClient, float] | None:
         """A background job's client acting as the person who started it, from their stored (encrypted)
         token, and the token's expiry; None when the token is unreadable, foreign or valid for less than
@@ -89,7 +101,8 @@ class Clients:
             workspace_id=claims.get("workspaceId"),
             addon_id=claims.get("addonId"),
         )
-        return self.for_user(ctx, installation, interactive=False), expires
+        client = self.for_user(ctx, installation, interactive=False)
+        return (guarded(client, guard) if guard is not None else client), expires
 
     def probe(self, workspace_id: str, api_url: str, token: str) -> ClockifyClient:
         """A one-off client for a token Closeout does not hold yet (INSTALLED's), failing fast."""
@@ -148,6 +161,12 @@ class Clients:
         for old in evicted:
             old.close()
         return session
+
+
+def guarded(client: ClockifyClient, guard: StepGuard) -> ClockifyClient:
+    """`client`, checking `guard` before each of its calls."""
+    client.before_send = guard
+    return client
 
 
 def clients_for(app: Flask) -> Clients:

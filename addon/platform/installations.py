@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import hosts, inputs
 from ..crypto import DecryptionError, decrypt, digest, encrypt, same_secret
@@ -345,3 +347,113 @@ def webhook_target(ctx: TokenContext, event_type: str, token_digest: str) -> Web
 def workspace_tables() -> list[sa.Table]:
     """Every table that holds workspace data (has a workspace_id column): what DELETED must empty."""
     return [t for t in db.metadata.sorted_tables if "workspace_id" in t.c]
+
+
+# --- Background jobs: re-check the installation before every step (rule 6) ---------------------------
+
+GO = "go"
+PAUSED = "paused"
+REMOVED = "removed"
+REINSTALLED = "reinstalled"
+
+
+class JobStopped(Exception):
+    """A background job must not make its next call: Closeout was paused on the workspace (the job holds
+    and goes on when it is ACTIVE again), removed (it ends quietly: its rows are gone with the workspace),
+    or reinstalled under another addonId (the tokens the job holds belong to the old installation)."""
+
+    def __init__(self, state: str, workspace_id: str) -> None:
+        super().__init__(f"Closeout is {state} on workspace {workspace_id}")
+        self.state = state
+        self.workspace_id = workspace_id
+
+    @property
+    def paused(self) -> bool:
+        return self.state == PAUSED
+
+
+def job_state(workspace_id: str, addon_id: str | None, engine: sa.Engine | None = None) -> str:
+    """What a job of this installation may do now: GO, PAUSED, REMOVED or REINSTALLED.
+
+    Read on a connection of its own, outside the job's transaction, so a job always sees the latest
+    STATUS_CHANGED or DELETED however long its own transaction has been open.
+    """
+    with (engine or db.engine).connect() as conn:
+        row = conn.execute(
+            sa.select(Installation.addon_id, Installation.is_active).where(Installation.workspace_id == workspace_id)
+        ).first()
+    if row is None:
+        return REMOVED
+    if addon_id is not None and row.addon_id != addon_id:
+        return REINSTALLED
+    return GO if row.is_active else PAUSED
+
+
+# How long a job refused with 401/403 waits for a STATUS_CHANGED or DELETED that may be on its way.
+REFUSAL_GRACE_SECONDS = 3.0
+
+
+class StepGuard:
+    """The one check every step of a background job makes: before each Clockify call (as the client's
+    `before_send`) and before each commit. Raises JobStopped unless the installation the job started
+    under is still there and active."""
+
+    def __init__(self, workspace_id: str, addon_id: str | None = None) -> None:
+        self.workspace_id = workspace_id
+        self.addon_id = addon_id  # None: any installation of the workspace will do
+        self._engine = db.engine  # captured: the client may call from a thread with no app context
+
+    @classmethod
+    def of(cls, installation: Installation) -> StepGuard:
+        return cls(installation.workspace_id, installation.addon_id)
+
+    def state(self) -> str:
+        return job_state(self.workspace_id, self.addon_id, self._engine)
+
+    def __call__(self) -> None:
+        state = self.state()
+        if state != GO:
+            raise JobStopped(state, self.workspace_id)
+
+    def stopped_by(self, exc: BaseException) -> None:
+        """After a failed call: raise JobStopped when the installation is paused or gone, since Clockify
+        refuses a paused add-on (403) and a removed one's tokens (401). Clockify refuses from the moment it
+        pauses or removes, a little before its STATUS_CHANGED or DELETED reaches Closeout: a 401 or 403 is
+        judged only after waiting up to REFUSAL_GRACE_SECONDS for that call. Otherwise return: the failure
+        is the call's own."""
+        refused = getattr(exc, "status", None) in (401, 403)
+        deadline = time.monotonic() + (REFUSAL_GRACE_SECONDS if refused else 0)
+        while True:
+            state = self.state()
+            if state != GO:
+                raise JobStopped(state, self.workspace_id) from exc
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
+
+    def commit(self) -> None:
+        """Commit a step's writes only while the installation is still there (paused is fine: the call was
+        made, its result is kept). The installation row is locked first, as DELETED locks it before purging,
+        so a purge never interleaves with the step; a purge that came first leaves nothing to write."""
+        try:
+            with db.session.no_autoflush:
+                addon_id = db.session.scalar(
+                    sa.select(Installation.addon_id).filter_by(workspace_id=self.workspace_id).with_for_update()
+                )
+            if addon_id is None or self.addon_id not in (None, addon_id):
+                raise JobStopped(REMOVED if addon_id is None else REINSTALLED, self.workspace_id)
+            db.session.commit()
+        except StaleDataError:
+            # The rows the step updates were purged under it (a database that ignores FOR UPDATE).
+            db.session.rollback()
+            raise JobStopped(REMOVED, self.workspace_id) from None
+        except JobStopped:
+            db.session.rollback()
+            raise
+
+
+def paused_workspace_jobs(model: Any, workspace_id: str) -> list[int]:
+    """Ids of a job table's rows that a pause held on this workspace (their status is PAUSED)."""
+    return list(
+        db.session.scalars(sa.select(model.id).filter_by(workspace_id=workspace_id, status=PAUSED).order_by(model.id))
+    )

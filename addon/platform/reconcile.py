@@ -8,6 +8,7 @@ from typing import Any
 
 from . import webhook_registration
 from .events import Reconciler
+from .installations import JobStopped
 from .models import Installation
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,13 @@ def run(
     base_url: str,
     checkpoint: Callable[[bool], None],
     reconcilers: Iterable[tuple[str, Reconciler]] = (),
+    stopped: Callable[[], bool] | None = None,
 ) -> dict[str, str]:
     """Run every step; `checkpoint(ok)` ends each step's transaction (commit, or roll back a failed step).
 
     One failing step (a feature the plan lacks, Clockify down) never stops the others; the next
-    run tries again. Returns step name → "ok" or the error, for logs and tests.
+    run tries again; a step that failed because the installation was paused or removed meanwhile
+    (`stopped()`) ends the run. Returns step name → "ok" or the error, for logs and tests.
     """
     results: dict[str, str] = {}
     workspace_id = installation.workspace_id
@@ -44,8 +47,18 @@ def run(
             step(installation, client)
             checkpoint(True)
             results[name] = "ok"
+        except JobStopped as stop:
+            # Paused or removed meanwhile: no further step, no further call (ACTIVE reconciles again).
+            checkpoint(False)
+            results[name] = f"stopped: {stop.state}"
+            log.info("reconciliation of workspace %s stopped: %s", workspace_id, stop.state)
+            break
         except Exception as exc:
             checkpoint(False)
+            if stopped is not None and stopped():
+                results[name] = "stopped"
+                log.info("reconciliation of workspace %s stopped: paused or removed meanwhile", workspace_id)
+                break
             results[name] = f"{type(exc).__name__}: {exc}"[:500]
             log.warning("reconciliation step %s failed for workspace %s: %s", name, workspace_id, type(exc).__name__)
     return results

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..platform.events import EventContext, FollowUp
 from ..platform.models import Installation
-from .publish import JOB_TASK, bump_version, release_stalled
+from .publish import JOB_TASK, bump_version, paused_jobs, release_stalled
 
 # Deliveries after which the plan, the tracked hours or the capacity may read differently. ASSIGNMENT_* come
 # from the webhooks Closeout registers through the Webhooks API (manifest schema 1.4 cannot declare them).
@@ -36,3 +36,8 @@ def reconcile_schedule(installation: Installation, client: Any) -> None:
 
 def resume_stalled_jobs() -> list[FollowUp]:
     return [FollowUp(JOB_TASK, (job_id,)) for job_id in release_stalled()]
+
+
+def resume_paused_jobs(workspace_id: str) -> list[FollowUp]:
+    """STATUS_CHANGED ACTIVE: the publish and copy jobs the pause held go on."""
+    return [FollowUp(JOB_TASK, (job_id,)) for job_id in paused_jobs(workspace_id)]

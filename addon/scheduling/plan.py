@@ -9,8 +9,6 @@ range, and the detailed report of the range. Calls = ⌈users/200⌉·2 + 1 (gro
 from __future__ import annotations
 
 import functools
-import threading
-import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from typing import Any
 
 from ..clockify.payloads import parse_duration
 from ..exceptions import DomainError
+from ..extensions import BoundedCache
 from ..formatting import zone_or_utc
 from ..settings.schema import utilization_band
 from ..tokens import Role
@@ -538,32 +537,21 @@ def _exhaustion(
 # --- caching ------------------------------------------------------------------------------------
 
 PLAN_TTL_SECONDS = 60.0
-_plan_lock = threading.Lock()
-_plans: dict[tuple[Any, ...], tuple[float, Plan]] = {}
+# Bounded like every per-process cache, and emptied of a workspace at DELETED (extensions.forget_workspace).
+_plans: BoundedCache[tuple[Any, ...], Plan] = BoundedCache(
+    64, ttl=PLAN_TTL_SECONDS, workspace_of=lambda key, _plan: str(key[0])
+)
 
 
-def cached_plan(key: tuple[Any, ...], build: Any, *, now: float | None = None) -> Plan:
+def cached_plan(key: tuple[Any, ...], build: Any) -> Plan:
     """The plan for `key` (workspace, version, range, filters, viewer scope), built at most once a minute.
 
     The key carries the workspace's schedule version, so a webhook that changes the schedule makes the next
     render read afresh; a cell's details reuse the heatmap's reads.
     """
-    moment = time.monotonic() if now is None else now
-    with _plan_lock:
-        hit = _plans.get(key)
-    if hit is not None and moment - hit[0] < PLAN_TTL_SECONDS:
-        return hit[1]
+    hit = _plans.get(key)
+    if hit is not None:
+        return hit
     plan = build()
-    with _plan_lock:
-        for stale in [k for k, (at, _) in _plans.items() if moment - at >= PLAN_TTL_SECONDS]:
-            del _plans[stale]
-        if len(_plans) > 64:
-            _plans.clear()
-        _plans[key] = (moment, plan)
+    _plans.put(key, plan)
     return plan
-
-
-def forget_plans(workspace_id: str) -> None:
-    with _plan_lock:
-        for key in [k for k in _plans if k[0] == workspace_id]:
-            del _plans[key]

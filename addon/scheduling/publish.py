@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..clockify.client import iso
 from ..clockify.errors import (
@@ -30,7 +31,8 @@ from ..clockify.errors import (
 from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..exceptions import AuthError
 from ..extensions import db, utcnow
-from ..platform.clients import Clients
+from ..platform.clients import Clients, guarded
+from ..platform.installations import PAUSED, REMOVED, JobStopped, StepGuard, paused_workspace_jobs
 from ..platform.models import AuditEntry, Installation
 from ..tokens import TokenContext, TokenKind, Verifier
 from ..workspace import totals
@@ -401,47 +403,61 @@ def _claim(job: ScheduleJob) -> ScheduleJobItem | None:
 
 
 def run_schedule_job(job_id: int, clients: Clients, verifier: Verifier, *, pace: float = 0.0) -> None:
-    """Background task body: make every pending call of a job with its author's token, committing after each."""
+    """Background task body: make every pending call of a job with its author's token, committing after each.
+
+    Before every call and every commit the installation is looked at again (StepGuard): paused holds the job
+    until STATUS_CHANGED ACTIVE queues it again, removed ends it with no further call.
+    """
     job = db.session.get(ScheduleJob, job_id)
     if job is None or job.status == "done":
         return
     installation = db.session.scalar(sa.select(Installation).filter_by(workspace_id=job.workspace_id))
-    if installation is None or not installation.is_active:
-        for waiting in _items(job, "pending"):
-            _fail(job, waiting, "Closeout is paused or removed on this workspace")
-        finish_job(job)
+    if installation is None:
+        return  # removed: the job went with the workspace
+    if not installation.is_active:
+        job.status = PAUSED
         db.session.commit()
         return
+    guard = StepGuard.of(installation)
     client = None
+    item: ScheduleJobItem | None = None
     try:
         while True:
+            item = None
+            guard()
             db.session.refresh(job)
             if client is None:
                 client = _author_client(job, installation, clients, verifier)
                 if client is None:
                     job.status = "waiting"  # the tab's next poll hands over a fresh token and queues it again
-                    db.session.commit()
+                    guard.commit()
                     return
+                guarded(client, guard)
             job.status = "running"
             item = _claim(job)
-            db.session.commit()
+            guard.commit()
             if item is None:
                 break
             try:
-                _apply(job, item, client)
-            except UnauthorizedError:
+                _apply(job, item, client, guard.commit)
+            except UnauthorizedError as exc:
+                guard.stopped_by(exc)  # refused because Closeout was paused or removed meanwhile
                 # The token expired between the check and the call: wait for a fresh one, never fall back.
                 db.session.rollback()
                 item.status = "pending"
                 job.status = "waiting"
-                db.session.commit()
+                guard.commit()
                 return
             except ClockifyError as exc:
+                guard.stopped_by(exc)
                 db.session.rollback()
                 _fail(job, item, error_message(exc))
-            db.session.commit()
+            guard.commit()
             if pace:
                 time.sleep(pace)
+    except JobStopped as stop:
+        _stopped(job, item, stop)
+        return
     finally:
         if client is not None:
             client.close()
@@ -452,8 +468,39 @@ def run_schedule_job(job_id: int, clients: Clients, verifier: Verifier, *, pace:
     db.session.commit()
 
 
-def _apply(job: ScheduleJob, item: ScheduleJobItem, client: Any) -> None:
+def _stopped(job: ScheduleJob, item: ScheduleJobItem | None, stop: JobStopped) -> None:
+    """A step found Closeout paused (hold), removed (end: the job went with the workspace) or reinstalled."""
+    db.session.rollback()
+    if stop.state == REMOVED:
+        log.info("workspace %s: removed; schedule job %s ends here", job.workspace_id, job.id)
+        return
+    try:
+        if item is not None and item.status == "running":
+            item.status = "pending"  # claimed but not sent (or its copy is recorded): the resumed job takes it
+        if stop.paused:
+            job.status = PAUSED
+        else:
+            for waiting in _items(job, "pending"):
+                _fail(job, waiting, "Closeout was reinstalled on this workspace; start the job again.")
+            finish_job(job)
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+
+
+def paused_jobs(workspace_id: str) -> list[int]:
+    """The schedule jobs a pause held on this workspace, set to go on (STATUS_CHANGED ACTIVE queues them)."""
+    ids = paused_workspace_jobs(ScheduleJob, workspace_id)
+    for job_id in ids:
+        job = db.session.get(ScheduleJob, job_id)
+        if job is not None:
+            job.status = "queued"
+    return ids
+
+
+def _apply(job: ScheduleJob, item: ScheduleJobItem, client: Any, commit: Callable[[], None]) -> None:
     item.attempts += 1
+    commit()  # the attempt is on record, and no write is held open across the Clockify calls below
     if job.kind == "publish":
         user_ids = list(job.params.get("user_ids") or [])
         user_filter = {"contains": "CONTAINS", "ids": user_ids, "status": "ALL"} if user_ids else None
@@ -475,7 +522,7 @@ def _apply(job: ScheduleJob, item: ScheduleJobItem, client: Any) -> None:
         if made is None:
             raise ClockifyError("Clockify answered the copy without a new assignment", method="POST")
         item.copy_id = made
-        db.session.commit()  # recorded before it is moved: a retry moves this copy, never copies again
+        commit()  # recorded before it is moved: a retry moves this copy, never copies again
     body = {
         "start": iso(item.target_start),
         "end": iso(item.target_end),

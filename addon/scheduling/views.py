@@ -121,7 +121,6 @@ def _context(view: View, plan: plans.Plan) -> dict[str, Any]:
     following = view.window.first + timedelta(days=7 * view.window.weeks)
     return {
         "auth": g.auth,
-        "base": BASE,
         "view": view,
         "plan": plan,
         "rows": plans.heatmap(plan, view.under, view.over),
@@ -200,7 +199,6 @@ def cell() -> Response:
         detail=detail,
         holidays=holidays,
         hours=plans.hours,
-        base=BASE,
     )
 
 
@@ -238,7 +236,6 @@ def variance() -> Response:
         descending=descending,
         hours=plans.hours,
         view=view,
-        base=BASE,
     )
 
 
@@ -265,7 +262,7 @@ def publish_preview() -> Response:
     view = _view()
     first, last = _range_args(view)
     preview = publish.publish_preview(_publish_plan(view, first, last), first, last, request.values.getlist("users"))
-    return render("scheduling/_publish.html", "scheduling/_publish.html", auth=g.auth, preview=preview, base=BASE)
+    return render("scheduling/_publish.html", "scheduling/_publish.html", auth=g.auth, preview=preview)
 
 
 @bp.post(BASE + "/publish")
@@ -325,7 +322,7 @@ def _started(job: Any) -> Response:
     if job.status != "done":
         _queue(job.id)
     progress = publish.job_progress(job.workspace_id, job.id)
-    return render("scheduling/_job.html", "scheduling/_job.html", auth=g.auth, progress=progress, base=BASE)
+    return render("scheduling/_job.html", "scheduling/_job.html", auth=g.auth, progress=progress)
 
 
 @bp.get(BASE + "/jobs/<int:job_id>")
@@ -342,7 +339,7 @@ def job(job_id: int) -> Response:
     if resume:
         _queue(found.id)
     progress = publish.job_progress(g.installation.workspace_id, job_id)
-    response = render("scheduling/_job.html", "scheduling/_job.html", auth=g.auth, progress=progress, base=BASE)
+    response = render("scheduling/_job.html", "scheduling/_job.html", auth=g.auth, progress=progress)
     if progress.finished and request.args.get("poll"):
         trigger(response, {"closeout:schedule-changed": True})
     return response
@@ -366,5 +363,5 @@ def version() -> Response:
     current = str(publish.version_of(g.installation.workspace_id))
     if request.args.get("v") == current:
         return make_response("", 204)
-    response = render("scheduling/_version.html", "scheduling/_version.html", version=current, base=BASE)
+    response = render("scheduling/_version.html", "scheduling/_version.html", version=current)
     return trigger(response, "closeout:schedule-changed")

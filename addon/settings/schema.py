@@ -29,7 +29,7 @@ class Setting:
 
     key: str
     label: str
-    kind: str  # bool | int | decimal | text | choice | multi | pattern | currency
+    kind: str  # bool | int | decimal | text | choice | multi | pattern | currency | map
     default: Any
     help: str = ""
     minimum: float | None = None
@@ -147,7 +147,15 @@ SCHEMA: tuple[Setting, ...] = (
         "Recurring invoices for clients",
         "multi",
         [],
-        help="Closeout drafts an invoice of approved time for these clients at each period close.",
+        help="Each month, on the client's day, Closeout duplicates the client's template invoice with the next "
+        "number and new dates. Choose the template and the day in Invoices → Bill approved time → Recurring invoices.",
+    ),
+    Setting(
+        "invoicing.recurring_templates",
+        "Recurring template invoice and day per client",
+        "map",
+        {},
+        help="Set in Invoices → Bill approved time → Recurring invoices.",
     ),
     # Scheduling
     Setting(
@@ -193,7 +201,37 @@ def defaults() -> dict[str, Any]:
 
 
 def copy_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: copy_value(v) for k, v in value.items()}
     return list(value) if isinstance(value, list) else value
+
+
+# A recurring plan's day of the month: 29-31 fall on the last day of shorter months.
+RECURRING_DAY_MIN, RECURRING_DAY_MAX = 1, 31
+_CLOCKIFY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def recurring_plans(value: Any) -> dict[str, dict[str, Any]]:
+    """`invoicing.recurring_templates` checked: {client id: {"invoice": template invoice id, "day": 1-31}}."""
+    if not isinstance(value, dict) or len(value) > 500:
+        raise SettingsError("not a map of clients")
+    plans: dict[str, dict[str, Any]] = {}
+    for client_id, plan in value.items():
+        if not isinstance(client_id, str) or not _CLOCKIFY_ID.match(client_id) or not isinstance(plan, dict):
+            raise SettingsError("not a map of clients")
+        invoice, day = plan.get("invoice"), plan.get("day")
+        if not isinstance(invoice, str) or not _CLOCKIFY_ID.match(invoice):
+            raise SettingsError("Choose a template invoice.")
+        if isinstance(day, bool) or not isinstance(day, int) or not RECURRING_DAY_MIN <= day <= RECURRING_DAY_MAX:
+            raise SettingsError(f"Choose a day from {RECURRING_DAY_MIN} to {RECURRING_DAY_MAX}.")
+        since = plan.get("since")
+        if since is not None:
+            try:
+                since = date.fromisoformat(str(since)).isoformat()
+            except ValueError:
+                raise SettingsError("not a date") from None
+        plans[client_id] = {"invoice": invoice, "day": day, **({"since": since} if since else {})}
+    return plans
 
 
 def utilization_band(percent: float, under_max: float = 92, over_min: float = 107) -> str:

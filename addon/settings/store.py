@@ -22,6 +22,7 @@ from .schema import (
     copy_value,
     defaults,
     parse_value,
+    recurring_plans,
     same_value,
     utilization_band,
 )
@@ -109,6 +110,8 @@ def _coerce_stored(setting: Setting, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise SettingsError("not a list")
         return list(value)
+    if setting.kind == "map":
+        return recurring_plans(value)
     return parse_value(setting, value if isinstance(value, str) else str(value))
 
 
@@ -239,6 +242,8 @@ def _display(value: Any) -> str:
         return "on" if value else "off"
     if isinstance(value, list):
         return f"{len(value)} selected"
+    if isinstance(value, dict):
+        return f"{len(value)} set"
     return f"“{value}”"
 
 

@@ -171,4 +171,6 @@ def setting_value(value: Any) -> str:
         return "on" if value else "off"
     if isinstance(value, list):
         return f"{len(value)} selected" if value else "none"
+    if isinstance(value, dict):
+        return f"{len(value)} set" if value else "none"
     return str(value)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..clockify.payloads import raw_of, short_text
+from ..extensions import BoundedCache
 from ..platform.models import Installation
 
 DIRECTORY_TTL_SECONDS = 60.0
@@ -60,8 +59,10 @@ class Directory:
         return sorted(seen.values(), key=lambda m: str(m.get("name") or ""))
 
 
-_directory_cache: dict[tuple[str, str], tuple[float, Directory]] = {}
-_directory_lock = threading.Lock()
+# Kept per process for a minute, for the most recently used workspaces (and API hosts) only.
+_directory_cache: BoundedCache[tuple[str, str], Directory] = BoundedCache(
+    256, DIRECTORY_TTL_SECONDS, workspace_of=lambda key, _value: key[1]
+)
 
 
 def cache_key_for(installation: Installation) -> str:
@@ -72,11 +73,9 @@ def cache_key_for(installation: Installation) -> str:
 def load_directory(workspace_id: str, client: Any, cache_key: str = "", *, fresh: bool = False) -> Directory:
     """Users and groups (with their team managers), cached for a minute per workspace and API host."""
     key = (cache_key, workspace_id)
-    now = time.monotonic()
-    with _directory_lock:
-        cached = _directory_cache.get(key)
-    if cached and not fresh and now - cached[0] < DIRECTORY_TTL_SECONDS:
-        return cached[1]
+    cached = None if fresh else _directory_cache.get(key)
+    if cached is not None:
+        return cached
     users: dict[str, dict[str, Any]] = {}
     for user in client.iter_users(memberships="WORKSPACE"):
         raw = raw_of(user)
@@ -84,13 +83,10 @@ def load_directory(workspace_id: str, client: Any, cache_key: str = "", *, fresh
             users[raw["id"]] = raw
     groups = [raw_of(g) for g in client.iter_user_groups(include_team_managers=True)]
     directory = Directory(users=users, groups=groups)
-    with _directory_lock:
-        _directory_cache[key] = (now, directory)
+    _directory_cache.put(key, directory)
     return directory
 
 
 def forget_directory(workspace_id: str) -> None:
     """Drop the cached users and groups of a workspace (they are read again on next use)."""
-    with _directory_lock:
-        for key in [k for k in _directory_cache if k[1] == workspace_id]:
-            _directory_cache.pop(key, None)
+    _directory_cache.forget_workspace(workspace_id)

@@ -99,6 +99,17 @@ def _write(workspace_id: str, scope: str, value: Any, now: datetime) -> None:
         log.info("workspace %s: cache %s not stored this time", workspace_id, scope.split(":")[0])
 
 
+def note_read(workspace_id: str, scope: str, value: Any = None, now: datetime | None = None) -> None:
+    """Remember that `scope` was read from Clockify now (call after the view's own commit)."""
+    _write(workspace_id, scope, value, now or utcnow())
+
+
+def last_read(workspace_id: str, scope: str) -> datetime | None:
+    """When `scope` was last read from Clockify (None: never)."""
+    row = _read(workspace_id, scope)
+    return row.fetched_at if row is not None else None
+
+
 def cached(
     workspace_id: str,
     scope: str,

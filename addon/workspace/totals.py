@@ -8,14 +8,13 @@ by client (approved, billable, uninvoiced).
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..clockify.payloads import TimeEntry, as_dict, number, parse_datetime
+from ..clockify.payloads import Expense, TimeEntry, as_dict, number, parse_datetime
+from ..extensions import BoundedCache
 from ..platform.models import Installation
 from .directory import DIRECTORY_TTL_SECONDS, cache_key_for
 from .periods import WEEKDAYS, Period
@@ -193,30 +192,37 @@ def scheduled_seconds(client: Any, period: Period, time_zone: str) -> dict[str, 
     return {user_id: person.scheduled for user_id, person in people.items()}
 
 
-_cache_lock = threading.Lock()
-_scheduled_cache: dict[tuple[str, str, str], tuple[float, dict[str, int]]] = {}
+# Kept per process for a minute, for the most recently used workspaces, periods and zones only.
+_scheduled_cache: BoundedCache[tuple[str, str, str], dict[str, int]] = BoundedCache(
+    1024, DIRECTORY_TTL_SECONDS, workspace_of=lambda key, _value: key[1]
+)
 
 
 def cached_scheduled_seconds(installation: Installation, client: Any, period: Period, time_zone: str) -> dict[str, int]:
     """scheduled_seconds, kept for a minute per workspace and period (the approvals queue re-renders often)."""
-    key = (cache_key_for(installation), installation.workspace_id, f"{period.key}/{period.end}/{time_zone}")
-    now = time.monotonic()
-    with _cache_lock:
-        cached = _scheduled_cache.get(key)
-    if cached and now - cached[0] < DIRECTORY_TTL_SECONDS:
-        return cached[1]
+    return scheduled_seconds_cached_as(
+        cache_key_for(installation), installation.workspace_id, client, period, time_zone
+    )
+
+
+def scheduled_seconds_cached_as(
+    cache_key: str, workspace_id: str, client: Any, period: Period, time_zone: str
+) -> dict[str, int]:
+    """cached_scheduled_seconds given the installation's cache key: touches no database row, so it may run in
+    a thread of its own beside the request."""
+    key = (cache_key, workspace_id, f"{period.key}/{period.end}/{time_zone}")
+    cached = _scheduled_cache.get(key)
+    if cached is not None:
+        return cached
     totals = scheduled_seconds(client, period, time_zone)
-    with _cache_lock:
-        _scheduled_cache[key] = (now, totals)
+    _scheduled_cache.put(key, totals)
     return totals
 
 
 def forget_scheduled(workspace_ids: Iterable[str]) -> None:
     """Drop cached scheduled totals of workspaces (DELETED, a reinstall)."""
-    gone = set(workspace_ids)
-    with _cache_lock:
-        for key in [key for key in _scheduled_cache if key[1] in gone]:
-            del _scheduled_cache[key]
+    for workspace_id in set(workspace_ids):
+        _scheduled_cache.forget_workspace(workspace_id)
 
 
 @dataclass(frozen=True)
@@ -303,3 +309,12 @@ def tracked_by_project(client: Any, bounds: tuple[datetime, datetime]) -> dict[s
                 amount + int(number(group.get("amount"))),
             )
     return found
+
+
+def billable_expenses(
+    client: Any, bounds: tuple[datetime, datetime], filters: dict[str, Any] = BILLABLE_APPROVED
+) -> Iterator[Expense]:
+    """Every billable, uninvoiced expense in [start, end) in the approval state `filters` names (approved by
+    default; AWAITING_APPROVAL for the rest): the expense report, paged (never a call per client)."""
+    start, end = bounds
+    yield from client.iter_expense_report(start, end - timedelta(milliseconds=1), filters=dict(filters))

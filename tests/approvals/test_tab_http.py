@@ -343,3 +343,36 @@ def test_a_page_waits_for_one_retry_of_a_failing_clockify_not_five(as_user, sand
     assert listed() - before == 2  # the first read, its one retry, then the page says so
     assert response.status_code == 200
     assert "Could not read approval requests" in response.get_data(as_text=True)
+
+
+def test_a_repeat_open_is_served_from_the_mirror_and_read_again_in_the_background(
+    client, user_token, installed, request_log, sandbox, app
+):
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from addon.extensions import db
+    from addon.workspace.models import PreferenceCache
+
+    url = f"{TAB}?auth_token={user_token('OWNER')}"
+    listing = "/api/v1/workspaces/*/approval-requests"
+    first = client.get(url).get_data(as_text=True)
+    assert "data-last-read" in first and request_log(method="GET", path=listing)
+    jobs_for(app).huey.flush()
+    with app.app_context():  # the last read is a minute old: a repeat open asks for another behind it
+        row = db.session.scalar(sa.select(PreferenceCache).where(PreferenceCache.scope.like("approvals-read:%")))
+        row.fetched_at -= timedelta(minutes=1)
+        scope = row.scope
+        db.session.commit()
+    sandbox.control("DELETE", "/requests")
+
+    second = client.get(url).get_data(as_text=True)
+
+    assert request_log(method="GET", path=listing) == []  # nothing read from Clockify while the viewer waited
+    assert second.count('data-approval-id="') == first.count('data-approval-id="') >= 30
+    assert "data-last-read" in second
+    [task] = [t for t in jobs_for(app).huey.pending() if t.name == "sync_approval_period"]
+    assert task.args == (installed.workspace_id, scope.split(":", 1)[1])
+    assert jobs_for(app).sync_approval_period.call_local(*task.args) >= 30
+    assert request_log(method="GET", path=listing)

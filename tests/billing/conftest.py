@@ -115,6 +115,21 @@ class Raw:
             row["entries"] += 1
         return out
 
+    def expenses_by_client(self, *, approved: bool = True) -> dict[str, int]:
+        """Billable, uninvoiced expense amounts per client, approved (or not) by a request covering their day."""
+        out: dict[str, int] = {}
+        with self.sandbox.world.lock:
+            space = self.space()
+            for e in space.expenses.values():
+                project = space.projects.get(e["projectId"] or "")
+                covered = any(
+                    a["userId"] == e["userId"] and a["state"] == "APPROVED" and a["start"] <= e["date"] < a["end"]
+                    for a in space.approvals.values()
+                )
+                if e["billable"] and not e["invoiced"] and project and project["clientId"] and covered == approved:
+                    out[project["clientId"]] = out.get(project["clientId"], 0) + e["amount"]
+        return out
+
     def entry(self, entry_id: str) -> dict[str, Any]:
         with self.sandbox.world.lock:
             return dict(self.space().time_entries[entry_id])

@@ -77,5 +77,22 @@ def test_opening_the_tab_costs_calls_by_page_never_by_entry_or_client(client, us
     reports = [r for r in calls if r["path"].endswith("/reports/detailed")]
     pages = -(-sum(v["entries"] for v in raw.by_client().values()) // 1000)
     assert len(reports) == pages, "one report call per 1,000 approved entries"
+    expense_pages = [r for r in calls if r["path"].endswith("/reports/expenses/detailed")]
+    assert len(expense_pages) == 2, "one expense report page each for approved and waiting expenses"
     # The pages, one summary (waiting for approval), the client list; invoices come from Closeout's copy.
-    assert len(calls) == pages + 2, [(r["method"], r["path"]) for r in calls]
+    assert len(calls) == pages + 2 + 2, [(r["method"], r["path"]) for r in calls]
+
+
+def test_expenses_are_shown_per_client_approved_beside_the_time_and_never_unapproved(client, user_token, raw, sandbox):
+    approved, waiting = raw.expenses_by_client(approved=True), raw.expenses_by_client(approved=False)
+    assert approved and waiting, "the demo has approved and unapproved billable expenses"
+    html = client.get(f"{TAB}?auth_token={user_token('OWNER')}").get_data(as_text=True)
+    shown = dict(re.findall(r'data-client-id="([^"]+)"[^>]*data-expenses-amount="(\d+)"', html))
+    assert {k: int(v) for k, v in shown.items() if int(v)} == approved
+    held = dict(re.findall(r'data-client-id="([^"]+)"[^>]*data-waiting-expenses-amount="(\d+)"', html))
+    assert {k: int(v) for k, v in held.items() if int(v)} == waiting
+    assert "data-expenses-note" in html
+    # The time's amount (what the invoice bills) is unchanged by expenses.
+    assert {k: v["amount"] for k, v in rows(html).items() if v["amount"]} == {
+        k: v["amount"] for k, v in raw.by_client().items()
+    }

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from addon.billing import receivables
+from addon.billing.models import InvoiceRecord
 from addon.extensions import db
 from addon.platform.models import AuditEntry
 from sandbox.world import invoice_totals
@@ -189,3 +192,27 @@ def test_the_document_shows_the_lines_flags_clockifys_amount_and_exports_safe_cs
     )
     again = call("GET", f"/jobs/{job_id}/document").get_data(as_text=True)
     assert f'data-clockify-amount="{job.total}"' in again and "add the lines below" not in again
+
+
+def test_days_overdue_are_computed_on_each_read_on_the_workspace_calendar(as_user, raw, app):
+    call = as_user("OWNER")
+    html = call("GET", "").get_data(as_text=True)  # the first opening fills Closeout's copy
+    today = datetime.now(UTC).date()
+    for invoice in raw.invoices():
+        shown = re.search(rf'data-invoice-id="{invoice["id"]}"[^>]*data-days-overdue="(\d+)"', html)
+        open_ = invoice["status"] not in ("PAID", "VOID")
+        assert int(shown.group(1)) == (max(0, (today - invoice["dueDate"].date()).days) if open_ else 0)
+    sent = next(i for i in raw.invoices() if i["status"] == "SENT")
+    with app.app_context():
+        row = db.session.scalar(db.select(InvoiceRecord).filter_by(clockify_id=sent["id"]))
+        # Due 08:00 UTC on 10 March is still 9 March in Honolulu.
+        row.due_at = datetime(2027, 3, 10, 8, tzinfo=UTC)
+        db.session.commit()
+        on = date(2027, 3, 10)
+        assert receivables.receivable(raw.workspace_id, sent["id"], on).days_overdue == 0
+        local = receivables.receivable(raw.workspace_id, sent["id"], on, ZoneInfo("Pacific/Honolulu"))
+        assert local.due_on == date(2027, 3, 9) and local.days_overdue == 1
+        # Nothing is stored: a later read is later.
+        assert receivables.receivable(raw.workspace_id, sent["id"], date(2027, 4, 9)).days_overdue == 30
+        late = receivables.open_overdue(raw.workspace_id, date(2027, 3, 11))
+        assert late.count >= 1 and late.amount >= receivables.receivable(raw.workspace_id, sent["id"], on).balance

@@ -96,7 +96,9 @@ def test_the_first_open_computes_both_periods_and_the_figures_match_the_seed(app
     html = page.text
     assert 'data-period="current"' in html and 'data-period="previous"' in html
     assert re.search(r'href="' + re.escape(sandbox.url) + r'/approvals\?status=PENDING[^"]*" target="_top"', html)
-    assert f'href="{sandbox.url}/invoices?status=OVERDUE" target="_top"' in html
+    # Unbilled and overdue are billing's figures, and open billing's tab (the Invoices page action).
+    for figure in ("unbilled", "overdue"):
+        assert f'<a href="{sandbox.url}/invoices?action=invoices.action" target="_top" data-figure="{figure}">' in html
     assert "Last refreshed" in html
 
 
@@ -200,3 +202,33 @@ def test_missing_timesheets_count_rejected_or_withdrawn_approvals_as_submitted(a
     assert rejected["userId"] not in missing and withdrawn["userId"] not in missing
     assert missing == want
     assert figures["missing"] == len(want)
+
+
+def test_unbilled_and_overdue_are_billings_own_figures(
+    app, sandbox, installed, open_component, closeout_live, user_token
+):
+    """Time on an invoice Closeout is still making is billed (Clockify marks it invoiced only at the end), and
+    an invoice billing knows is past due counts as overdue."""
+    assert approve_some_of_last_week(sandbox, installed.workspace_id) > 0
+    assert requests.get(open_component("OWNER", "sidebar"), timeout=60).status_code == 200
+    start, end = week_of(datetime.now(UTC).date() - timedelta(days=7))
+    before = snapshots(app, installed.workspace_id)[start]
+    target = max(before["unbilled"]["clients"], key=lambda c: c["amount"])
+    token = user_token("OWNER")
+    headers = {"X-Addon-Token": token, "HX-Request": "true"}
+    base = f"{closeout_live.url}/components/invoices/clients/{target['id']}"
+    week = {"start": start.isoformat(), "end": end.isoformat()}
+    preview = requests.get(f"{base}/preview", params=week, headers=headers, timeout=60)
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"', preview.text).group(1)
+    confirmed = requests.post(f"{base}/invoice", params=week, data={"digest": digest}, headers=headers, timeout=60)
+    # Queued; no worker runs here, so Clockify still says the time is uninvoiced.
+    assert confirmed.status_code == 200, confirmed.text
+    refreshed = requests.post(f"{closeout_live.url}/components/sidebar/refresh", headers=headers, timeout=60)
+    assert refreshed.status_code == 200
+    after = snapshots(app, installed.workspace_id)[start]
+    assert target["id"] not in {c["id"] for c in after["unbilled"]["clients"]}
+    assert after["unbilled"]["total"] == before["unbilled"]["total"] - target["amount"]
+    count, amount = expected_overdue(sandbox.world, installed.workspace_id, datetime.now(UTC).date())
+    current = week_of(datetime.now(UTC).date())[0]
+    figure = snapshots(app, installed.workspace_id)[current]["invoices"]
+    assert (figure["count"], figure["amount"]) == (count, amount)

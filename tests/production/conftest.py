@@ -103,8 +103,17 @@ def prod(sandbox_server: SandboxHandle, tmp_path_factory: pytest.TempPathFactory
         "SECRET_KEY": "prod-test-" + secrets.token_urlsafe(32),
         "METRICS_TOKEN": "metrics-" + secrets.token_urlsafe(24),
         "CLOCKIFY_PUBLIC_KEY": str(public_key),
-        "CLOCKIFY_API_HOSTS": sandbox_server.url,
+        # The sandbox's origin under both names its tokens may use.
+        "CLOCKIFY_API_HOSTS": ",".join(
+            {
+                sandbox_server.url,
+                sandbox_server.url.replace("127.0.0.1", "localhost"),
+                sandbox_server.url.replace("localhost", "127.0.0.1"),
+            }
+        ),
         "FRAME_ANCESTORS": sandbox_server.url,
+        # Room for the 429s the run injects on a loaded machine; the page budget has tests of its own.
+        "CLOCKIFY_PAGE_BUDGET_SECONDS": "30",
         # Everything that is logged at all, so the redaction test reads the most there is.
         "LOG_LEVEL": "DEBUG",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),

@@ -191,6 +191,20 @@ LABELS = {
     ]
 }
 
+
+def _billable_week(i: dict[str, str]) -> dict[str, Any]:
+    """A report body for one client's approved, billable, uninvoiced week (time or expenses)."""
+    return {
+        "dateRangeStart": "2026-11-16T00:00:00.000Z",
+        "dateRangeEnd": "2026-11-22T23:59:59.999Z",
+        "approvalState": "APPROVED",
+        "invoicingState": "UNINVOICED",
+        "billable": True,
+        "clients": {"ids": [i["client"]], "contains": "CONTAINS", "status": "ALL"},
+        "exportType": "JSON",
+    }
+
+
 CASES: dict[str, Callable[[dict[str, str]], Case]] = {
     "current user": lambda i: Case("GET", "/api/v1/user", {"include-memberships": "true"}),
     "workspace": lambda i: Case("GET", "/api/v1/workspaces/{ws}"),
@@ -444,16 +458,12 @@ CASES: dict[str, Callable[[dict[str, str]], Case]] = {
     "detailed report": lambda i: Case(
         "POST",
         "/reports/v1/workspaces/{ws}/reports/detailed",
-        body={
-            "dateRangeStart": "2026-11-16T00:00:00.000Z",
-            "dateRangeEnd": "2026-11-22T23:59:59.999Z",
-            "approvalState": "APPROVED",
-            "invoicingState": "UNINVOICED",
-            "billable": True,
-            "clients": {"ids": [i["client"]], "contains": "CONTAINS", "status": "ALL"},
-            "detailedFilter": {"page": 1, "pageSize": 200, "sortColumn": "DATE"},
-            "exportType": "JSON",
-        },
+        body={**_billable_week(i), "detailedFilter": {"page": 1, "pageSize": 200, "sortColumn": "DATE"}},
+    ),
+    "expense report": lambda i: Case(
+        "POST",
+        "/reports/v1/workspaces/{ws}/reports/expenses/detailed",
+        body={**_billable_week(i), "page": 1, "pageSize": 200},
     ),
     "summary report": lambda i: Case(
         "POST",

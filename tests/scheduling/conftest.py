@@ -27,8 +27,7 @@ def fresh_reads() -> Iterator[None]:
     plans._plans.clear()
     yield
     plans._plans.clear()
-    for workspace_id in list({k[1] for k in directory._directory_cache}):
-        directory.forget_directory(workspace_id)
+    directory._directory_cache.clear()
 
 
 @pytest.fixture

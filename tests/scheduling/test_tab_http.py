@@ -337,7 +337,7 @@ def test_the_dashboard_divides_by_the_same_net_capacity_as_the_heatmap(app, as_u
         installation = db.session.scalar(db.select(Installation).filter_by(workspace_id=workspace_id))
         client = clients_for(app).for_installation(installation)
         info = preferences.workspace_info(workspace_id, preferences.shared(client))
-        board = figures.compute(client, info, get_settings(workspace_id))
+        board = figures.compute(workspace_id, client, info, get_settings(workspace_id))
         client.close()
     current = next(f for f in board.values() if f["which"] == "current")
     assert current["period"]["start"] == this_monday.isoformat()

@@ -9,15 +9,13 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from ...clockify.errors import ClockifyError, UnauthorizedError
 from ...exceptions import AuthError, DomainError, PayloadError
-from ...extensions import db
+from ...extensions import db, forget_workspace
 from ...hosts import UntrustedHostError
 from ...manifest import lifecycle_paths, webhook_paths
-from ...queue import enqueue
+from ...queue import RESUME_WORKSPACE, enqueue
 from ...security import api_hosts, consume_lifecycle_token, verifier, verify_lifecycle
 from ...settings.store import ensure_defaults
 from ...tokens import WEBHOOK_CLAIMS, check_claim_types
-from ...workspace.directory import forget_directory
-from ...workspace.totals import forget_scheduled
 from .. import installations, webhook_registration
 from ..clients import clients_for
 from ..models import Installation
@@ -130,6 +128,9 @@ def status_changed() -> Response | tuple[Response, int]:
     installations.record_lifecycle(installation.workspace_id, "STATUS_CHANGED", body)
     db.session.commit()
     log.info("workspace %s status %s", installation.workspace_id, body.get("status"))
+    if installation.is_active:
+        # The jobs the pause held go on, and what was not delivered meanwhile is read (in the worker).
+        enqueue(current_app._get_current_object(), RESUME_WORKSPACE, installation.workspace_id)  # type: ignore[attr-defined]
     return _ok(active=installation.is_active)
 
 
@@ -160,10 +161,10 @@ def deleted() -> Response:
 
 
 def _forget_cached(workspace_id: str) -> None:
-    """Drop what this process keeps of the workspace: Clockify sessions, users and groups, scheduled totals."""
+    """Drop what this process keeps of the workspace: Clockify sessions and every per-process cache
+    (users and groups, scheduled totals, verified webhook and installation tokens, dashboard retries)."""
     clients_for(current_app._get_current_object()).forget(workspace_id)  # type: ignore[attr-defined]
-    forget_directory(workspace_id)
-    forget_scheduled([workspace_id])
+    forget_workspace(workspace_id)
 
 
 def _remove_registered_webhooks(installation: Installation) -> None:
