@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from huey import RedisHuey
 
-from bench.client import SandboxProcess, _max_in_any_second
+from bench.client import SandboxProcess, max_in_any_second
 from bench.webhooks import PG_ADMIN_URL, REDIS_URL, free_port, machine_ticks, percentile, run_load
 from sandbox.prod import Stack
 from sandbox.tokens import Signer
@@ -324,7 +324,7 @@ def main() -> bool:
         out.append(
             f"shared limiter:         {LIMITER_PROCESSES} processes x {LIMITER_CALLS} calls for one workspace: "
             f"{done} done, {(len(stamps) - 1) / span if span else 0:.1f} req/s at the sandbox from first to last, "
-            f"busiest rolling second {_max_in_any_second(calls)} (limit {LIMIT}), 429 answers {refused}"
+            f"busiest rolling second {max_in_any_second(calls)} (limit {LIMIT}), 429 answers {refused}"
         )
         print("   " + out[-1], flush=True)
         out.append(

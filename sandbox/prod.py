@@ -26,7 +26,7 @@ import requests
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from . import delivery
+from . import lifecycle
 from .app import ROOT, create_sandbox
 from .run import sandbox_origins
 
@@ -205,7 +205,7 @@ def main() -> int:
     addon_port = int(os.environ.get("ADDON_PORT", "5000"))
     sandbox_port = int(os.environ.get("SANDBOX_PORT", "5001"))
     sandbox_url = f"http://localhost:{sandbox_port}"
-    instance = ROOT / "instance" / "prod"
+    instance = Path(os.environ.get("PROD_INSTANCE") or ROOT / "instance" / "prod")  # keys, secrets, metrics
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
 
@@ -254,7 +254,7 @@ def main() -> int:
         serving.start()
         stack.start()
         workspace_id = sandbox.demo_workspace_id
-        delivery.install(sandbox, workspace_id)
+        lifecycle.install(sandbox, workspace_id)
         pids = ", ".join(f"{p.name} {p.pid}" for p in stack.processes)
         print(
             "\n".join(
@@ -279,7 +279,7 @@ def main() -> int:
                 log.error("%s exited with status %s; stopping", dead.name, dead.popen and dead.popen.returncode)
                 return 1
         return 0
-    except (RuntimeError, delivery.PlatformError) as exc:
+    except (RuntimeError, lifecycle.PlatformError) as exc:
         log.error("%s", exc)
         return 1
     finally:

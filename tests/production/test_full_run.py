@@ -27,7 +27,7 @@ TAB = "/components/approvals"
 NOTE_MARKER = "note-body-marker-7c41e9"  # part of decision bodies: must never reach a log
 
 
-def poll(condition: Any, timeout: float = 60.0, what: str = "condition") -> Any:
+def poll(condition: Any, timeout: float = 120.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -94,11 +94,16 @@ def full_run(prod: ProdHandle, sandbox_server: SandboxHandle) -> dict[str, Any]:
     # 3. Approve the last closed week's pending requests through the tab, Clockify answering 429 at first.
     owner = sandbox.control("POST", "/tokens/user", {"role": "OWNER"}).json()["token"]
     headers = {"HX-Request": "true", "X-Addon-Token": owner}
-    queue = requests.get(prod.url + TAB + "/queue", params={"refresh": "1"}, headers=headers, timeout=30)
-    assert queue.status_code == 200, queue.text[:500]
     owner_id = sandbox.state.user_id_for_role(workspace_id, "OWNER")
-    rows = re.findall(r'data-approval-id="([^"]+)" data-state="([A-Z_]+)" data-user-id="([^"]+)"', queue.text)
-    pending = sorted(i for i, state, user in rows if state == "PENDING" and user != owner_id)
+
+    def pending_rows() -> list[str]:
+        # A loaded machine can make the first read of Clockify miss the page's patience: read again.
+        queue = requests.get(prod.url + TAB + "/queue", params={"refresh": "1"}, headers=headers, timeout=30)
+        assert queue.status_code == 200, queue.text[:500]
+        rows = re.findall(r'data-approval-id="([^"]+)" data-state="([A-Z_]+)" data-user-id="([^"]+)"', queue.text)
+        return sorted(i for i, state, user in rows if state == "PENDING" and user != owner_id)
+
+    pending = poll(pending_rows, timeout=90, what="the tab's pending requests")
     assert pending, "the demo workspace has pending requests in the last closed week"
     fault = {"pattern": "/api/v1/workspaces/*/approval-requests/*", "methods": ["PATCH"], "rateLimitBurst": 3}
     assert sandbox.control("POST", "/faults", fault).status_code in (200, 201)

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from html import unescape
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live import free_port
+from tests.live import free_port, start_program
 
 pytestmark = pytest.mark.sandbox
 
@@ -49,18 +48,7 @@ def running(tmp_path):
     }
     migrate = [sys.executable, "-m", "flask", "--app", "addon", "db", "upgrade"]
     subprocess.run(migrate, cwd=ROOT, env=env, check=True, capture_output=True, timeout=START_TIMEOUT)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(iter(process.stdout.readline, "")), daemon=True)
-    reader.start()
+    process, output = start_program([sys.executable, "-m", "sandbox.run"], env, ROOT)
     deadline = time.monotonic() + START_TIMEOUT
     while not any("Ctrl-C stops everything" in line for line in output):
         assert process.poll() is None, "".join(output)
