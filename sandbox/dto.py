@@ -141,6 +141,7 @@ def client_dto(ws: Workspace, client: dict[str, Any]) -> dict[str, Any]:
 def project_dto(ws: Workspace, project: dict[str, Any], *, spent_seconds: float | None = None) -> dict[str, Any]:
     """ProjectDtoImplV1 (the GET responses return its fields as well)."""
     client = ws.clients.get(project["clientId"] or "")
+    budget = project.get("budgetEstimate")
     return {
         "id": project["id"],
         "name": project["name"],
@@ -160,10 +161,18 @@ def project_dto(ws: Workspace, project: dict[str, Any], *, spent_seconds: float 
         "duration": iso_duration(spent_seconds or 0),
         "memberships": [],
         "estimate": {"estimate": f"PT{project['estimateHours']}H", "type": "MANUAL"},
+        # A project has one active estimate: its budget (minor units) when the world gives it one, else time.
         "timeEstimate": {
-            "active": True,
+            "active": budget is None,
             "estimate": f"PT{project['estimateHours']}H",
             "includeNonBillable": True,
+            "resetOption": None,
+            "type": "MANUAL",
+        },
+        "budgetEstimate": {
+            "active": budget is not None,
+            "estimate": budget or 0,
+            "includeExpenses": False,
             "resetOption": None,
             "type": "MANUAL",
         },

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -393,6 +393,11 @@ class VarianceRow:
     estimate: str | None = None  # "120:00 h" or a budget, shown as given
     exhausted_on: date | None = None
     estimate_note: str | None = None
+    # A budget estimate, in minor units: the budget, what tracked time has used of it (all time), and the
+    # range's schedule still ahead priced at the project's rate (what the exhaustion date runs through).
+    budget: int | None = None
+    tracked_cost: int | None = None
+    scheduled_cost: int | None = None
 
     @property
     def delta(self) -> int:
@@ -491,16 +496,27 @@ def variance_by_project(
     for project_id in sorted(set(scheduled) | set(tracked) | set(future)):
         name = plan.projects.get(project_id) or "Without project"
         estimate = estimate_of(by_id[project_id]) if project_id in by_id else None
-        label, exhausted, note = None, None, None
+        row = VarianceRow(project_id, name, scheduled.get(project_id, 0), tracked.get(project_id, 0))
         if estimate is not None:
-            used_seconds, used_amount = spent.get(project_id, (0, 0))
-            label, exhausted, note = _exhaustion(estimate, used_seconds, used_amount, future.get(project_id, {}), plan)
-        rows.append(
-            VarianceRow(
-                project_id, name, scheduled.get(project_id, 0), tracked.get(project_id, 0), label, exhausted, note
-            )
-        )
+            row = _against_estimate(row, estimate, spent.get(project_id, (0, 0)), future.get(project_id, {}), plan)
+        rows.append(row)
     return rows
+
+
+def _against_estimate(
+    row: VarianceRow, estimate: Estimate, used: tuple[int, int], future: Mapping[date, int], plan: Plan
+) -> VarianceRow:
+    label, exhausted, note = _exhaustion(estimate, used[0], used[1], future, plan)
+    row = replace(row, estimate=label, exhausted_on=exhausted, estimate_note=note)
+    if estimate.amount is None:
+        return row
+    ahead = sum(_priced(seconds, estimate.rate) for seconds in future.values()) if estimate.rate else None
+    return replace(row, budget=estimate.amount, tracked_cost=used[1], scheduled_cost=ahead)
+
+
+def _priced(seconds: int, rate: int) -> int:
+    """Scheduled seconds at an hourly rate, in minor units."""
+    return round(seconds / 3600 * rate)
 
 
 def _exhaustion(
@@ -522,7 +538,7 @@ def _exhaustion(
             return label, None, "no rate to price the schedule"
 
         def cost(seconds: int) -> int:
-            return round(seconds / 3600 * rate)
+            return _priced(seconds, rate)
 
     if left <= 0:
         return label, plan.today, "already used up"

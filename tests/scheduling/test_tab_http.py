@@ -431,6 +431,20 @@ def expected_hours(space: Any, assignment: dict[str, Any]) -> float:
     )
 
 
+def _scheduled_ahead(space: Any, project_id: str, today: date, last: date | None = None) -> dict[date, float]:
+    """Seconds scheduled on a project per working day after today (up to `last`), from the raw assignments."""
+    by_day: dict[date, float] = {}
+    for a in space.assignments.values():
+        if a["projectId"] != project_id:
+            continue
+        works = space.users[a["userId"]]["workingDays"]
+        for i in range((a["end"] - a["start"]).days + 1):
+            day = a["start"] + timedelta(days=i)
+            if today < day and (last is None or day <= last) and WEEKDAYS[day.weekday()] in works:
+                by_day[day] = by_day.get(day, 0.0) + a["hoursPerDay"] * 3600
+    return by_day
+
+
 def test_variance_dates_when_the_schedule_uses_up_a_projects_estimate(as_user, sandbox, installed):
     workspace_id = installed.workspace_id
     call = as_user("OWNER")
@@ -448,15 +462,7 @@ def test_variance_dates_when_the_schedule_uses_up_a_projects_estimate(as_user, s
         # One hour left: the first working day after today that someone is scheduled on the project uses it up.
         space.projects[project_id]["estimateHours"] = int(spent // 3600) + 1
         left = space.projects[project_id]["estimateHours"] * 3600 - spent
-        by_day: dict[date, float] = {}
-        for a in space.assignments.values():
-            if a["projectId"] != project_id:
-                continue
-            works = space.users[a["userId"]]["workingDays"]
-            for i in range((a["end"] - a["start"]).days + 1):
-                day = a["start"] + timedelta(days=i)
-                if day > today and WEEKDAYS[day.weekday()] in works:
-                    by_day[day] = by_day.get(day, 0.0) + a["hoursPerDay"] * 3600
+        by_day = _scheduled_ahead(space, project_id, today)
         running, want = 0.0, None
         for day in sorted(by_day):
             running += by_day[day]
@@ -473,3 +479,51 @@ def test_variance_dates_when_the_schedule_uses_up_a_projects_estimate(as_user, s
     if f'data-variance-project="{other["id"]}"' in html:
         used = html[html.index(f'data-variance-project="{other["id"]}"') :].split("</tr>")[0]
         assert "already used up" in used
+
+
+def test_variance_prices_the_schedule_against_a_projects_budget(as_user, sandbox, installed):
+    workspace_id = installed.workspace_id
+    call = as_user("OWNER")
+    page = call("GET", "/heatmap").get_data(as_text=True)
+    today = date.fromisoformat(re.search(r'data-today="([^"]+)"', page).group(1))
+    weeks = sorted({date.fromisoformat(c["week"]) for c in cells(page)})
+    last = weeks[-1] + timedelta(days=6)
+    with sandbox.world.lock:
+        space = sandbox.world.workspaces[workspace_id]
+
+        def ahead(project_id: str) -> dict[date, float]:
+            return _scheduled_ahead(space, project_id, today, last)
+
+        running = {e["projectId"] for e in space.time_entries.values() if e["end"] is None}
+        project = next(
+            p
+            for p in space.projects.values()
+            if p["hourlyRate"] > 0 and p["id"] not in running and len(ahead(p["id"])) >= 2
+        )
+        rate = project["hourlyRate"]
+
+        def priced(seconds: float) -> int:
+            return round(seconds / 3600 * rate)
+
+        # Tracked cost: the project's billable time (whole seconds, as reports count it) at its own rate, all
+        # time: what the budget has used.
+        used = sum(
+            priced(int((e["end"] - e["start"]).total_seconds()))
+            for e in space.time_entries.values()
+            if e["projectId"] == project["id"] and e["end"] is not None and e["billable"]
+        )
+        by_day = ahead(project["id"])
+        days = sorted(by_day)
+        # One cent more than the first scheduled day costs is left: the second scheduled day uses the budget up.
+        budget = used + priced(by_day[days[0]]) + 1
+        project["budgetEstimate"] = budget
+        scheduled_cost = sum(priced(seconds) for seconds in by_day.values())
+    html = call("GET", "/variance").get_data(as_text=True)
+    assert f'data-variance-project="{project["id"]}"' in html
+    row = html[html.index(f'data-variance-project="{project["id"]}"') :].split("</tr>")[0]
+    shown = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', row.split(">")[0]))
+    assert int(shown["budget"]) == budget
+    assert int(shown["tracked-cost"]) == used
+    assert int(shown["scheduled-cost"]) == scheduled_cost
+    assert shown["exhausted-on"] == days[1].isoformat()
+    assert "at the current schedule" in row
