@@ -575,9 +575,12 @@ def _with_installation(
                 db.session.rollback()
                 log.info("a task for %s stopped: Closeout is %s there", workspace_id, stop.state)
                 return default
-            except Exception:
+            except Exception as exc:
                 db.session.rollback()
-                if guard.state() != GO:
+                try:
+                    # A 401/403 may come a moment before the STATUS_CHANGED or DELETED that explains it.
+                    guard.stopped_by(exc)
+                except JobStopped:
                     log.info("a task for %s ends: Closeout was paused or removed there meanwhile", workspace_id)
                     return default
                 raise  # huey retries the task; reconciliation is the backstop after that
