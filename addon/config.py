@@ -35,6 +35,7 @@ ENV_KEYS = (
     "CLOCKIFY_API_HOSTS",
     "CLOCKIFY_PAGE_BUDGET_SECONDS",
     "INBOX_RETENTION_DAYS",
+    "AUDIT_RETENTION_DAYS",
     "WEBHOOK_MAX_BYTES",
     "WEBHOOK_RATE_PER_SECOND",
 )
@@ -95,6 +96,9 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
         "WEBHOOK_RATE_PER_SECOND": 50.0,
         # Processed inbox rows (done, skipped) are deleted by the sweep after this many days.
         "INBOX_RETENTION_DAYS": 14,
+        # Audit entries are deleted by the sweep after this many days: a year of periods plus margin.
+        # 0 keeps them for good (until DELETED, which removes every row of the workspace).
+        "AUDIT_RETENTION_DAYS": 400,
     }
     config.update(merged)
 
@@ -119,6 +123,7 @@ def build_config(instance_path: str, overrides: dict[str, Any] | None) -> dict[s
     config["WEBHOOK_MAX_BYTES"] = int(config["WEBHOOK_MAX_BYTES"])
     config["WEBHOOK_RATE_PER_SECOND"] = float(config["WEBHOOK_RATE_PER_SECOND"])
     config["INBOX_RETENTION_DAYS"] = float(config["INBOX_RETENTION_DAYS"])
+    config["AUDIT_RETENTION_DAYS"] = _retention_days(config["AUDIT_RETENTION_DAYS"], "AUDIT_RETENTION_DAYS")
     config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(str(config["DATABASE_URL"]))
     if _in_memory(config["SQLALCHEMY_DATABASE_URI"]):
         # Each connection to an in-memory SQLite database sees a database of its own: webhook intake,
@@ -152,6 +157,18 @@ INTAKE_BIND = "intake"
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _retention_days(value: Any, name: str) -> float:
+    """Days to keep rows for; 0, empty or None keeps them for good."""
+    text = str(value if value is not None else "").strip()
+    try:
+        days = float(text) if text else 0.0
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of days (0 keeps rows for good)") from None
+    if days < 0 or days != days:  # negative or NaN
+        raise ConfigError(f"{name} must be a number of days (0 keeps rows for good)")
+    return days
 
 
 def _key_list(value: Any) -> list[str]:

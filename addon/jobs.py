@@ -37,7 +37,7 @@ from .billing.models import InvoiceJob
 from .dashboard.handlers import REFRESH_TASK, refresh_dashboard
 from .extensions import db, once_per_app
 from .metrics import observe_tasks
-from .platform import inbox, reconcile, webhook_registration
+from .platform import audit, inbox, reconcile, webhook_registration
 from .platform.clients import clients_for
 from .platform.events import FollowUp
 from .platform.installations import GO, JobStopped, StepGuard, active_installations, prune_used_tokens
@@ -460,14 +460,16 @@ def sweep_inbox(jobs: Jobs) -> list[int]:
 
 
 def prune_kept_rows(jobs: Jobs) -> None:
-    """Processed inbox rows past INBOX_RETENTION_DAYS, and used lifecycle tokens that have expired."""
+    """Processed inbox rows past INBOX_RETENTION_DAYS, audit entries past AUDIT_RETENTION_DAYS (a bounded
+    batch of each per sweep), and used lifecycle tokens that have expired."""
     with jobs.app.app_context():
         try:
             pruned = inbox.prune(float(jobs.app.config.get("INBOX_RETENTION_DAYS", 14)))
+            pruned += audit.prune(float(jobs.app.config.get("AUDIT_RETENTION_DAYS", 0) or 0))
             pruned += prune_used_tokens()
             db.session.commit()
             if pruned:
-                log.info("sweep pruned %d processed inbox rows and expired lifecycle tokens", pruned)
+                log.info("sweep pruned %d inbox rows, audit entries and expired lifecycle tokens", pruned)
         except Exception as exc:
             db.session.rollback()
             log.warning("pruning failed (%s)", type(exc).__name__)

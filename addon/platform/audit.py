@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..extensions import db
+from ..extensions import db, utcnow
 from .models import AuditEntry
 
 
@@ -50,3 +51,17 @@ def entries(workspace_id: str, prefix: str, *, actor_user_id: str | None = None,
     if actor_user_id is not None:
         query = query.where(AuditEntry.actor_user_id == actor_user_id)
     return list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def prune(retention_days: float, now: datetime | None = None, limit: int = 5000) -> int:
+    """Delete up to `limit` entries older than the retention (oldest first); 0 days keeps every entry."""
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    ids = db.session.scalars(
+        sa.select(AuditEntry.id).where(AuditEntry.created_at < cutoff).order_by(AuditEntry.id).limit(limit)
+    ).all()
+    if not ids:
+        return 0
+    db.session.execute(sa.delete(AuditEntry).where(AuditEntry.id.in_(ids)).execution_options(synchronize_session=False))
+    return len(ids)
