@@ -20,6 +20,7 @@ from ..clockify.errors import (
     RateLimitedError,
     TransportError,
     UnauthorizedError,
+    refusal_text,
 )
 from ..clockify.payloads import raw_of
 from ..crypto import DecryptionError, decrypt, encrypt, same_secret
@@ -712,5 +713,4 @@ def decision_error_message(exc: Exception) -> str:
         return "Clockify asked Closeout to slow down; retry in a minute."
     if isinstance(exc, TransportError):
         return "Clockify could not be reached; retry to try again."
-    message = getattr(exc, "message", "") or "Clockify refused the decision"
-    return f"Clockify refused: {message}"[:500]
+    return refusal_text(exc, "Clockify refused the decision")

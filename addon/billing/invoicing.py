@@ -30,6 +30,7 @@ from ..clockify.errors import (
     ServerError,
     TransportError,
     UnauthorizedError,
+    refusal_text,
 )
 from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..exceptions import BillingError
@@ -683,8 +684,7 @@ def clockify_message(exc: Exception) -> str:
         return "Clockify could not be reached; the worker tries again shortly."
     if isinstance(exc, ServerError):
         return "Clockify failed to answer; the worker tries again shortly."
-    message = getattr(exc, "message", "") or "Clockify refused the request"
-    return f"Clockify refused: {message}"[:500]
+    return refusal_text(exc, "Clockify refused the request")
 
 
 # --- the document --------------------------------------------------------------------------------------------

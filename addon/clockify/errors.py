@@ -177,3 +177,9 @@ def error_for_status(
     if cls is None:
         cls = ServerError if status >= 500 else ConflictError
     return cls(message, method=method, path=path, status=status, code=code)
+
+
+def refusal_text(exc: BaseException, fallback: str) -> str:
+    """What a person reads for a refused call: Clockify's own message (or `fallback`), bounded, never a trace."""
+    message = getattr(exc, "message", "") or fallback
+    return f"Clockify refused: {message}"[:500]

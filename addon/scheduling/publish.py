@@ -27,6 +27,7 @@ from ..clockify.errors import (
     RateLimitedError,
     TransportError,
     UnauthorizedError,
+    refusal_text,
 )
 from ..crypto import DecryptionError, decrypt, encrypt, same_secret
 from ..exceptions import AuthError
@@ -623,4 +624,4 @@ def error_message(exc: Exception) -> str:
         return "Clockify asked Closeout to slow down; retry in a minute."
     if isinstance(exc, TransportError):
         return "Clockify could not be reached; a retry checks first whether the copy was made."
-    return f"Clockify refused: {getattr(exc, 'message', '') or 'no reason given'}"[:500]
+    return refusal_text(exc, "no reason given")
